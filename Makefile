@@ -1,0 +1,27 @@
+# harmonize: `make demo` and `make test` set up everything on a fresh Debian machine.
+SHELL := /bin/bash
+# Build and test dependencies (the `ffmpeg` command makes test media and reference runs).
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev pkg-config ffmpeg
+BENCH_PACKAGES := time bc
+RELEASE_BIN := .build/release/harmonize
+
+.PHONY: deps build test demo bench clean
+
+deps:
+	@scripts/apt-ensure.sh $(APT_PACKAGES)
+
+build: deps
+	swift build -c release
+
+test: deps
+	swift test
+
+demo: build
+	scripts/demo.sh $(RELEASE_BIN)
+
+bench: build
+	@scripts/apt-ensure.sh $(BENCH_PACKAGES)
+	scripts/bench.sh $(RELEASE_BIN)
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "harmonize",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "harmonize", targets: ["harmonize"]),
+        .library(name: "VideoPipe", targets: ["VideoPipe"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries, from Debian's -dev packages (installed by `make deps`).
+        .systemLibrary(
+            name: "CFFmpeg", path: "Sources/CFFmpeg",
+            pkgConfig: "libavformat libavcodec libswscale libavutil",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // Frames in and out: demux/decode, encode/mux, sources, sinks, the streaming pipeline.
+        .target(name: "VideoPipe", dependencies: ["CFFmpeg"]),
+        // The model and the curves; no FFmpeg in here.
+        .target(name: "Engine", dependencies: ["COpenBLAS"]),
+        // The command-line tool: argument parsing and wiring, nothing else.
+        .executableTarget(
+            name: "harmonize",
+            dependencies: [
+                "VideoPipe", "Engine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe"]),
+        .testTarget(name: "HarmonizeCLITests", dependencies: ["harmonize"]),
+    ]
+)

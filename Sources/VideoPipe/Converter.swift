@@ -1,0 +1,94 @@
+import CFFmpeg
+
+/// Pixel format and colour conversion between FFmpeg frames and the pipeline's RGB frames (swscale).
+/// YUV<->RGB uses the stream's own matrix and range in both directions, so a pass-through round trip
+/// lands back on the input's values instead of drifting by a BT.601/709 mismatch. Subsampled chroma
+/// is replicated on the way in (nearest) and box-averaged on the way out (area): the average of
+/// replicated samples is the sample itself, so 4:2:0 -> RGB -> 4:2:0 returns the original chroma,
+/// where smoother filters would blur it a little on every pass.
+final class Converter {
+    private var context: OpaquePointer?
+    private var key: [Int32] = []
+
+    deinit { sws_freeContext(context) }
+
+    private static let toRGBFlags = SWS_POINT | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT
+    private static let fromRGBFlags = SWS_AREA | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP
+
+    private func prepare(srcW: Int32, srcH: Int32, src: AVPixelFormat, dstW: Int32, dstH: Int32,
+                         dst: AVPixelFormat, matrix: AVColorSpace, range: AVColorRange) throws -> OpaquePointer {
+        let srcIsRGB = isRGB(src), dstIsRGB = isRGB(dst)
+        // Scaling (a frame of another size) uses a proper filter; same-size conversion uses the above.
+        let flags = (srcW != dstW || srcH != dstH) ? SWS_BICUBIC | SWS_ACCURATE_RND
+            : (dstIsRGB && !srcIsRGB ? Self.toRGBFlags : Self.fromRGBFlags)
+        let k = [srcW, srcH, src.rawValue, dstW, dstH, dst.rawValue, Int32(matrix.rawValue), Int32(range.rawValue)]
+        if let context, k == key { return context }
+        sws_freeContext(context)
+        guard let ctx = sws_getContext(srcW, srcH, src, dstW, dstH, dst, flags, nil, nil, nil) else {
+            context = nil
+            throw PipeError("", "cannot convert \(pixFmtName(src)) \(srcW)x\(srcH) to \(pixFmtName(dst)) \(dstW)x\(dstH)")
+        }
+        let yuvFull: Int32 = (range == AVCOL_RANGE_JPEG || isJPEGFormat(src) || isJPEGFormat(dst)) ? 1 : 0
+        let coefficients = sws_getCoefficients(Int32(matrix.rawValue))
+        // Parameters: (YUV->RGB table of the source, source range, table of the destination, destination range).
+        sws_setColorspaceDetails(ctx, coefficients, srcIsRGB ? 1 : yuvFull, coefficients, dstIsRGB ? 1 : yuvFull,
+                                 0, 1 << 16, 1 << 16)
+        context = ctx
+        key = k
+        return ctx
+    }
+
+    /// Decoded frame -> pipeline frame of `width` x `height` (scaled if the decoded size differs).
+    func toRGB(_ src: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, layout: PixelLayout,
+               matrix: AVColorSpace, range: AVColorRange) throws -> VideoFrame {
+        let out = VideoFrame(width: width, height: height, layout: layout)
+        let ctx = try prepare(srcW: src.pointee.width, srcH: src.pointee.height,
+                              src: AVPixelFormat(src.pointee.format), dstW: Int32(width), dstH: Int32(height),
+                              dst: layout.avFormat, matrix: matrix, range: range)
+        let srcData = planes(src).map { UnsafePointer($0) }
+        let srcStride = strides(src)
+        let dstData: [UnsafeMutablePointer<UInt8>?] = [out.data.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
+        let dstStride: [Int32] = [Int32(out.rowBytes), 0, 0, 0]
+        sws_scale(ctx, srcData, srcStride, 0, src.pointee.height, dstData, dstStride)
+        return out
+    }
+
+    /// Pipeline frame -> `dst` (already allocated with the encoder's format and size).
+    func fromRGB(_ frame: VideoFrame, into dst: UnsafeMutablePointer<AVFrame>, matrix: AVColorSpace,
+                 range: AVColorRange) throws {
+        let ctx = try prepare(srcW: Int32(frame.width), srcH: Int32(frame.height), src: frame.layout.avFormat,
+                              dstW: dst.pointee.width, dstH: dst.pointee.height,
+                              dst: AVPixelFormat(dst.pointee.format), matrix: matrix, range: range)
+        let srcData: [UnsafePointer<UInt8>?] = [UnsafePointer(frame.data.assumingMemoryBound(to: UInt8.self)), nil, nil, nil]
+        let srcStride: [Int32] = [Int32(frame.rowBytes), 0, 0, 0]
+        sws_scale(ctx, srcData, srcStride, 0, Int32(frame.height), planes(dst), strides(dst))
+    }
+}
+
+func planes(_ f: UnsafeMutablePointer<AVFrame>) -> [UnsafeMutablePointer<UInt8>?] {
+    let d = f.pointee.data
+    return [d.0, d.1, d.2, d.3, d.4, d.5, d.6, d.7]
+}
+
+func strides(_ f: UnsafeMutablePointer<AVFrame>) -> [Int32] {
+    let s = f.pointee.linesize
+    return [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7]
+}
+
+func pixFmtName(_ f: AVPixelFormat) -> String {
+    av_get_pix_fmt_name(f).map { String(cString: $0) } ?? "unknown"
+}
+
+func isRGB(_ f: AVPixelFormat) -> Bool {
+    guard let d = av_pix_fmt_desc_get(f) else { return false }
+    return d.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0
+}
+
+func isJPEGFormat(_ f: AVPixelFormat) -> Bool {
+    [AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUVJ444P, AV_PIX_FMT_YUVJ440P, AV_PIX_FMT_YUVJ411P].contains(f)
+}
+
+func depth(of f: AVPixelFormat) -> Int {
+    guard let d = av_pix_fmt_desc_get(f) else { return 8 }
+    return Int(d.pointee.comp.0.depth)
+}

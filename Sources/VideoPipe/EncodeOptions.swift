@@ -1,0 +1,129 @@
+import CFFmpeg
+import Foundation
+
+/// How sinks encode: the user's encoder choices, each nil for "the sensible default for this output".
+public struct EncodeOptions: Sendable {
+    /// Encoder name (`libx264`, `prores_ks`, `ffv1`, ...). Default: libx264 for video files
+    /// (the container's own codec where h264 does not fit), rawvideo on stdout, png/mjpeg for images.
+    public var codec: String?
+    /// Constant rate factor for encoders that have one (x264, x265, vpx). Default 18.
+    public var crf: Int?
+    /// Encoder preset for encoders that have one. Default `veryfast`.
+    public var preset: String?
+    /// Output pixel format. Default: yuv420p for libx264 (yuv420p10le for deeper sources), otherwise
+    /// the encoder's closest match to the source.
+    public var pixelFormat: String?
+    /// Container for standard output: nut (default), matroska, y4m.
+    public var format: String?
+    /// Replace existing outputs.
+    public var overwrite: Bool
+
+    public init(codec: String? = nil, crf: Int? = nil, preset: String? = nil, pixelFormat: String? = nil,
+                format: String? = nil, overwrite: Bool = false) {
+        self.codec = codec
+        self.crf = crf
+        self.preset = preset
+        self.pixelFormat = pixelFormat
+        self.format = format
+        self.overwrite = overwrite
+    }
+}
+
+/// Output goes to a hidden file beside the target and is renamed into place only when complete,
+/// so a failed or refused run never leaves a half-written file under the user's name.
+struct AtomicOutput {
+    let target: String
+    let temporary: String
+
+    init(target: String, overwrite: Bool) throws {
+        if !overwrite && FileManager.default.fileExists(atPath: target) {
+            throw PipeError(target, "already exists (use -y to overwrite)")
+        }
+        let url = URL(fileURLWithPath: target)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw PipeError(target, "folder \(dir) does not exist")
+        }
+        let ext = url.pathExtension
+        let stem = url.deletingPathExtension().lastPathComponent
+        self.target = target
+        self.temporary = dir + "/.\(stem).partial-\(getpid())" + (ext.isEmpty ? "" : ".\(ext)")
+    }
+
+    func commit() throws {
+        if rename(temporary, target) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw PipeError(target, "cannot move the finished output into place: \(reason)")
+        }
+    }
+
+    func discard() { unlink(temporary) }
+}
+
+/// The encoder's supported pixel formats (nil when it accepts any).
+func supportedFormats(_ codec: UnsafePointer<AVCodec>) -> [AVPixelFormat]? {
+    guard var p = codec.pointee.pix_fmts else { return nil }
+    var list: [AVPixelFormat] = []
+    while p.pointee != AV_PIX_FMT_NONE { list.append(p.pointee); p += 1 }
+    return list
+}
+
+/// Picks the encoder's pixel format: the user's (checked), else a default that keeps depth and alpha.
+func choosePixelFormat(codec: UnsafePointer<AVCodec>, requested: String?, info: StreamInfo,
+                       preferSource: Bool, path: String) throws -> AVPixelFormat {
+    let name = String(cString: codec.pointee.name)
+    let formats = supportedFormats(codec)
+    if let requested {
+        let f = av_get_pix_fmt(requested)
+        guard f != AV_PIX_FMT_NONE else { throw PipeError(path, "unknown pixel format \(requested)") }
+        if let formats, !formats.contains(f) {
+            throw PipeError(path, "\(name) cannot encode \(requested) (it takes \(formats.map(pixFmtName).joined(separator: ", ")))")
+        }
+        return f
+    }
+    let source = info.sourceAVPixelFormat
+    if name == "libx264" || name == "libx265" {
+        let wanted = info.bitDepth > 8 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P
+        if formats?.contains(wanted) ?? true { return wanted }
+        return AV_PIX_FMT_YUV420P
+    }
+    let preferred = preferSource && source != AV_PIX_FMT_NONE ? source : info.layout.avFormat
+    guard let formats else { return preferred }
+    if formats.contains(preferred) { return preferred }
+    var loss: Int32 = 0
+    let list = formats + [AV_PIX_FMT_NONE]
+    return list.withUnsafeBufferPointer {
+        avcodec_find_best_pix_fmt_of_list($0.baseAddress, preferred, info.layout.hasAlpha ? 1 : 0, &loss)
+    }
+}
+
+/// Sets crf and preset where the encoder has such options; returns notes for those it does not.
+func applyRateOptions(_ options: EncodeOptions, to encoder: UnsafeMutablePointer<AVCodecContext>,
+                      defaults: Bool) -> [String] {
+    var notes: [String] = []
+    let name = String(cString: encoder.pointee.codec.pointee.name)
+    func has(_ option: String) -> Bool {
+        guard let priv = encoder.pointee.priv_data else { return false }
+        return av_opt_find(priv, option, nil, 0, 0) != nil
+    }
+    let crf = options.crf ?? (defaults ? 18 : nil)
+    let preset = options.preset ?? (defaults ? "veryfast" : nil)
+    if let crf {
+        if has("crf") {
+            av_opt_set(encoder.pointee.priv_data, "crf", String(crf), 0)
+            if name.hasPrefix("libvpx") { encoder.pointee.bit_rate = 0 }
+        } else if options.crf != nil {
+            notes.append("--crf is ignored: \(name) has no crf")
+        }
+    }
+    if let preset {
+        if has("preset") {
+            av_opt_set(encoder.pointee.priv_data, "preset", preset, 0)
+        } else if options.preset != nil {
+            notes.append("--preset is ignored: \(name) has no preset")
+        }
+    }
+    return notes
+}

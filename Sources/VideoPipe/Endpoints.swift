@@ -1,0 +1,58 @@
+import Foundation
+
+/// What an INPUT or OUTPUT argument names.
+public enum Endpoint: Equatable, Sendable {
+    case standardStream            // "-"
+    case folder(String)            // an existing folder, or a path ending in "/"
+    case pattern(String)           // printf pattern: shot_%04d.png
+    case image(String)             // a single still image
+    case video(String)             // any container
+
+    public static let imageExtensions = FolderSource.imageExtensions
+
+    public init(_ argument: String) {
+        var isDir: ObjCBool = false
+        if argument == "-" {
+            self = .standardStream
+        } else if argument.hasSuffix("/") || (FileManager.default.fileExists(atPath: argument, isDirectory: &isDir) && isDir.boolValue) {
+            self = .folder(argument.count > 1 && argument.hasSuffix("/") ? String(argument.dropLast()) : argument)
+        } else if isPrintfPattern(argument) {
+            self = .pattern(argument)
+        } else if Self.imageExtensions.contains((argument as NSString).pathExtension.lowercased()) {
+            self = .image(argument)
+        } else {
+            self = .video(argument)
+        }
+    }
+}
+
+/// Opens the source an INPUT argument names. `frameRate` applies to folders (image files carry none).
+public func openSource(_ argument: String, frameRate: Rational = Rational(25, 1)) throws -> FrameSource {
+    switch Endpoint(argument) {
+    case .folder(let dir):
+        return try FolderSource(folder: dir, frameRate: frameRate)
+    case .pattern(let pattern):
+        do {
+            return try MediaReader(path: pattern)
+        } catch let error as PipeError where error.message == "no such file" {
+            throw PipeError(pattern, "no files match this pattern")
+        }
+    case .standardStream, .image, .video:
+        return try MediaReader(path: argument)
+    }
+}
+
+/// Opens the sink an OUTPUT argument names, for frames described by `info`.
+public func openSink(_ argument: String, info: StreamInfo, passthrough: [PassthroughStream],
+                     options: EncodeOptions) throws -> FrameSink {
+    switch Endpoint(argument) {
+    case .folder(let dir):
+        return try ImageWriter(naming: .folder(dir, defaultExtension: "png"), info: info, passthrough: passthrough, options: options)
+    case .pattern(let pattern):
+        return try ImageWriter(naming: .pattern(pattern), info: info, passthrough: passthrough, options: options)
+    case .image(let path):
+        return try ImageWriter(naming: .single(path), info: info, passthrough: passthrough, options: options)
+    case .standardStream, .video:
+        return try MediaWriter(path: argument, info: info, passthrough: passthrough, options: options)
+    }
+}

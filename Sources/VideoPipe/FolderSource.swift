@@ -1,0 +1,87 @@
+import Foundation
+
+/// The image files of a folder, in natural order (frame2 before frame10), as a clip at a fixed rate.
+/// Files that are not images are skipped with a note; every image is fitted to the first one's size.
+public final class FolderSource: FrameSource {
+    public let folder: String
+    public private(set) var info: StreamInfo
+    public let passthrough: [PassthroughStream] = []
+    public private(set) var warnings: [String] = []
+    /// The image files that will be read, in order.
+    public let files: [String]
+    private var position = 0
+
+    public static let imageExtensions: Set<String> = [
+        "png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "exr", "dpx", "tga", "ppm", "pgm", "pnm", "pam", "jxl",
+    ]
+
+    public init(folder: String, frameRate: Rational = Rational(25, 1)) throws {
+        self.folder = folder
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw PipeError(folder, "cannot list folder: \((error as NSError).localizedDescription)")
+        }
+        let visible = names.filter { !$0.hasPrefix(".") }
+        let images = visible.filter { Self.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+        let others = visible.filter { !images.contains($0) }
+        if !others.isEmpty {
+            let shown = others.sorted(by: naturalLess).prefix(3).joined(separator: ", ")
+            warnings.append("\(folder): ignoring \(others.count) file(s) that are not images (\(shown)\(others.count > 3 ? ", ..." : ""))")
+        }
+        guard !images.isEmpty else { throw PipeError(folder, "folder holds no images") }
+        files = images.sorted(by: naturalLess)
+
+        // The first image sets the clip's size and pixel layout.
+        let first = try MediaReader(path: (folder as NSString).appendingPathComponent(files[0]), copyStreams: false)
+        var info = first.info
+        info.timeBase = Rational(frameRate.den, frameRate.num)
+        info.frameRate = frameRate
+        info.expectedFrames = files.count
+        self.info = info
+    }
+
+    public func next() throws -> SourceItem? {
+        guard position < files.count, !Interrupt.isRequested else { return nil }
+        let name = files[position]
+        let path = (folder as NSString).appendingPathComponent(name)
+        let reader = try MediaReader(path: path, copyStreams: false, fit: (info.width, info.height, info.layout))
+        if reader.info.width != info.width || reader.info.height != info.height {
+            warnings.append("\(path): \(reader.info.width)x\(reader.info.height) scaled to \(info.width)x\(info.height)")
+        }
+        var frame: VideoFrame?
+        while let item = try reader.next() {
+            if case .frame(let f) = item { frame = f; break }
+        }
+        guard let frame else { throw PipeError(path, "no picture could be decoded") }
+        frame.pts = Int64(position)
+        frame.duration = 1
+        frame.index = position
+        frame.sourceName = name
+        position += 1
+        return .frame(frame)
+    }
+}
+
+/// Natural order: runs of digits compare as numbers, so "frame2" < "frame10".
+public func naturalLess(_ a: String, _ b: String) -> Bool {
+    var i = a.unicodeScalars.makeIterator(), j = b.unicodeScalars.makeIterator()
+    var ca = i.next(), cb = j.next()
+    func isDigit(_ c: Unicode.Scalar?) -> Bool { c.map { $0.properties.numericType == .decimal && $0.isASCII } ?? false }
+    while let x = ca, let y = cb {
+        if isDigit(x) && isDigit(y) {
+            var da = "", db = ""
+            while isDigit(ca) { da.unicodeScalars.append(ca!); ca = i.next() }
+            while isDigit(cb) { db.unicodeScalars.append(cb!); cb = j.next() }
+            let ta = da.drop { $0 == "0" }, tb = db.drop { $0 == "0" }
+            if ta.count != tb.count { return ta.count < tb.count }
+            if ta != tb { return ta < tb }
+            if da.count != db.count { return da.count < db.count }
+        } else {
+            if x != y { return x.value < y.value }
+            ca = i.next(); cb = j.next()
+        }
+    }
+    return ca == nil && cb != nil
+}

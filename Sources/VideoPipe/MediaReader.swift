@@ -1,0 +1,229 @@
+import CFFmpeg
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Demuxes and decodes the video stream of anything FFmpeg opens: a video file, a single image, a
+/// printf pattern of images (`shot_%04d.png`) or a stream on standard input (`-`, format probed).
+/// Audio and subtitle packets are handed on untouched for the sink to copy.
+public final class MediaReader: FrameSource {
+    public let path: String
+    public private(set) var info: StreamInfo
+    public private(set) var passthrough: [PassthroughStream] = []
+    public private(set) var warnings: [String] = []
+
+    private var formatContext: UnsafeMutablePointer<AVFormatContext>?
+    private var decoder: UnsafeMutablePointer<AVCodecContext>?
+    private let stream: UnsafeMutablePointer<AVStream>
+    private let packet = av_packet_alloc()!
+    private let decoded = av_frame_alloc()!
+    private let converter = Converter()
+    private var draining = false
+    private var framesOut = 0
+    private var nextPts: Int64 = 0
+    private var warnedResize = false
+    private let defaultDuration: Int64
+
+    /// - Parameters:
+    ///   - path: a file, a printf pattern, or `-` for standard input.
+    ///   - copyStreams: also return audio and subtitle packets (for a sink that copies them).
+    ///   - fit: deliver frames of this size and layout instead of the stream's own (folder sources).
+    public init(path: String, copyStreams: Bool = true, fit: (width: Int, height: Int, layout: PixelLayout)? = nil) throws {
+        self.path = path
+        let url = path == "-" ? "pipe:0" : path
+        let shown = path == "-" ? "stdin" : path
+
+        if path == "-" { makeStandardInputInterruptible() }
+
+        // Step 1: open the container (a printf pattern is an image sequence, whatever its extension).
+        var ctx = avformat_alloc_context()
+        ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: Interrupt.avioCallback, opaque: nil)
+        var inputFormat: UnsafePointer<AVInputFormat>? = nil
+        if path != "-" && isPrintfPattern(path) { inputFormat = av_find_input_format("image2") }
+        var ret = avformat_open_input(&ctx, url, inputFormat, nil)
+        if ret < 0 {
+            if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
+            throw PipeError(shown, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))")
+        }
+        formatContext = ctx
+        ret = avformat_find_stream_info(ctx, nil)
+        if ret < 0 {
+            avformat_close_input(&formatContext)
+            throw PipeError(shown, "cannot read stream information: \(averrorText(ret))")
+        }
+
+        // Step 2: the video stream and its decoder.
+        let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard index >= 0, let st = ctx!.pointee.streams[Int(index)] else {
+            avformat_close_input(&formatContext)
+            throw PipeError(shown, "no video stream")
+        }
+        stream = st
+        let par = st.pointee.codecpar!
+        guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
+            avformat_close_input(&formatContext)
+            throw PipeError(shown, "no decoder for \(String(cString: avcodec_get_name(par.pointee.codec_id)))")
+        }
+        decoder = avcodec_alloc_context3(codec)
+        avcodec_parameters_to_context(decoder, par)
+        decoder!.pointee.pkt_timebase = st.pointee.time_base
+        decoder!.pointee.thread_count = 0
+        ret = avcodec_open2(decoder, codec, nil)
+        if ret < 0 {
+            avcodec_free_context(&decoder)
+            avformat_close_input(&formatContext)
+            throw PipeError(shown, "cannot open \(String(cString: codec.pointee.name)) decoder: \(averrorText(ret))")
+        }
+        guard par.pointee.width > 0, par.pointee.height > 0 else {
+            avcodec_free_context(&decoder)
+            avformat_close_input(&formatContext)
+            throw PipeError(shown, "video stream has no frame size")
+        }
+
+        // Step 3: what the sink needs to keep (timing, aspect, colour, rotation).
+        let pixFmt = AVPixelFormat(par.pointee.format)
+        var rate = av_guess_frame_rate(ctx, st, nil)
+        if rate.num <= 0 || rate.den <= 0 { rate = AVRational(num: 25, den: 1) }
+        var displayMatrix: [Int32]? = nil
+        var rotation = 0.0
+        var size: Int = 0
+        if let side = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 {
+            let m = UnsafeRawPointer(side).assumingMemoryBound(to: Int32.self)
+            displayMatrix = Array(UnsafeBufferPointer(start: m, count: 9))
+            rotation = av_display_rotation_get(m)
+            if rotation.isNaN { rotation = 0 }
+        }
+        var expected: Int? = st.pointee.nb_frames > 0 ? Int(st.pointee.nb_frames) : nil
+        if expected == nil, ctx!.pointee.duration > 0, path != "-" {
+            expected = Int((Double(ctx!.pointee.duration) / Double(AV_TIME_BASE) * av_q2d(rate)).rounded())
+        }
+        info = StreamInfo(
+            width: Int(par.pointee.width), height: Int(par.pointee.height),
+            layout: PixelLayout(for: pixFmt),
+            timeBase: Rational(st.pointee.time_base), frameRate: Rational(rate),
+            sampleAspectRatio: Rational(av_guess_sample_aspect_ratio(ctx, st, nil)),
+            color: ColorTags(range: par.pointee.color_range, primaries: par.pointee.color_primaries,
+                             transfer: par.pointee.color_trc, matrix: par.pointee.color_space),
+            rotation: rotation, displayMatrix: displayMatrix,
+            sourcePixelFormat: pixFmt == AV_PIX_FMT_NONE ? nil : pixFmtName(pixFmt),
+            expectedFrames: expected, bitDepth: depth(of: pixFmt))
+        if let fit {
+            info.width = fit.width
+            info.height = fit.height
+            info.layout = fit.layout
+        }
+        defaultDuration = max(1, av_rescale_q(1, av_inv_q(rate), st.pointee.time_base))
+
+        // Step 4: streams copied through (audio, subtitles).
+        if copyStreams {
+            for i in 0..<Int(ctx!.pointee.nb_streams) {
+                guard let s = ctx!.pointee.streams[i], Int32(i) != index else { continue }
+                let type = s.pointee.codecpar.pointee.codec_type
+                if type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_SUBTITLE {
+                    passthrough.append(PassthroughStream(stream: s))
+                }
+            }
+        }
+    }
+
+    deinit {
+        avcodec_free_context(&decoder)
+        avformat_close_input(&formatContext)
+        var p: UnsafeMutablePointer<AVPacket>? = packet
+        av_packet_free(&p)
+        var f: UnsafeMutablePointer<AVFrame>? = decoded
+        av_frame_free(&f)
+    }
+
+    private var shownPath: String { path == "-" ? "stdin" : path }
+
+    public func next() throws -> SourceItem? {
+        while true {
+            // Frames the decoder already holds come first.
+            let received = avcodec_receive_frame(decoder, decoded)
+            if received == 0 { return .frame(try takeFrame()) }
+            if received == AVERROR_EOF_ { return nil }
+            if received != AVERROR_EAGAIN_ {
+                warnings.append("\(shownPath): damaged frame skipped after frame \(framesOut): \(averrorText(received))")
+                continue
+            }
+            if draining { return nil }
+
+            // The decoder wants input: read the next packet, or start draining at the end.
+            if Interrupt.isRequested {
+                startDraining()
+                continue
+            }
+            let read = av_read_frame(formatContext, packet)
+            if read < 0 {
+                if read != AVERROR_EOF_ && !Interrupt.isRequested {
+                    warnings.append("\(shownPath): input ends early after frame \(framesOut) (\(averrorText(read))); keeping what was decoded")
+                }
+                startDraining()
+                continue
+            }
+            if packet.pointee.stream_index == stream.pointee.index {
+                let sent = avcodec_send_packet(decoder, packet)
+                av_packet_unref(packet)
+                if sent < 0 && sent != AVERROR_EAGAIN_ {
+                    warnings.append("\(shownPath): damaged packet skipped after frame \(framesOut): \(averrorText(sent))")
+                }
+                continue
+            }
+            if passthrough.contains(where: { $0.inputIndex == packet.pointee.stream_index }) {
+                return .packet(StreamPacket(moving: packet))
+            }
+            av_packet_unref(packet)
+        }
+    }
+
+    private func startDraining() {
+        avcodec_send_packet(decoder, nil)
+        draining = true
+    }
+
+    /// Converts the decoded picture to the pipeline's RGB and stamps its timing.
+    private func takeFrame() throws -> VideoFrame {
+        defer { av_frame_unref(decoded) }
+        if !warnedResize && (Int(decoded.pointee.width) != info.width || Int(decoded.pointee.height) != info.height) {
+            warnings.append("\(shownPath): frame size changes to \(decoded.pointee.width)x\(decoded.pointee.height) at frame \(framesOut); scaled to \(info.width)x\(info.height)")
+            warnedResize = true
+        }
+        let range = decoded.pointee.color_range != AVCOL_RANGE_UNSPECIFIED ? decoded.pointee.color_range : info.color.range
+        let frame: VideoFrame
+        do {
+            frame = try converter.toRGB(decoded, width: info.width, height: info.height, layout: info.layout,
+                                        matrix: info.color.matrix, range: range)
+        } catch let error as PipeError {
+            throw PipeError(shownPath, "frame \(framesOut): \(error.message)")
+        }
+        var pts = decoded.pointee.best_effort_timestamp
+        if pts == AV_NOPTS { pts = nextPts }
+        let duration = decoded.pointee.pkt_duration > 0 ? decoded.pointee.pkt_duration : defaultDuration
+        frame.pts = pts
+        frame.duration = duration
+        frame.index = framesOut
+        nextPts = pts + duration
+        framesOut += 1
+        return frame
+    }
+}
+
+/// A blocking read of a pipe on stdin would not notice Ctrl-C (the signal may land on another
+/// thread). Non-blocking, FFmpeg's reader retries every millisecond and checks the interrupt
+/// callback between tries. Only pipes and sockets are changed: a terminal's flags are the shell's.
+private func makeStandardInputInterruptible() {
+    var st = stat()
+    guard fstat(0, &st) == 0 else { return }
+    let type = st.st_mode & S_IFMT
+    guard type == S_IFIFO || type == S_IFSOCK else { return }
+    let flags = fcntl(0, F_GETFL)
+    if flags >= 0 { _ = fcntl(0, F_SETFL, flags | O_NONBLOCK) }
+}
+
+/// True for names like `shot_%04d.png` or `f%d.jpg` (a printf integer conversion, as FFmpeg's image2).
+func isPrintfPattern(_ path: String) -> Bool {
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    guard let regex = try? Regex(#"%0?\d*d"#) else { return false }
+    return name.contains(regex)
+}

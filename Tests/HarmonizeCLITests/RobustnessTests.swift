@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// Cut-off input, interruption and bad arguments: outputs stay valid, errors are one line, exit non-zero.
+@Suite struct RobustnessTests {
+    @Test func truncatedInputLeavesPlayableOutput() throws {
+        let ws = try Workspace()
+        let input = try ws.makeClip("full.mkv", seconds: 4, codec: ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10"])
+        let data = try Data(contentsOf: URL(fileURLWithPath: input))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: ws.path("cut.mkv")))
+        let r = try ws.harmonize([ws.path("cut.mkv"), "-o", ws.path("out.mp4"), "--passthrough"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let decoded = try ws.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-i", ws.path("out.mp4"), "-f", "null", "-"])
+        #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderrText)")
+        let n = try ws.frameTimes(ws.path("out.mp4")).count
+        #expect(n > 20 && n < 100, "\(n) frames")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == data, "input was modified")
+    }
+
+    @Test func interruptMidClipLeavesPlayableOutput() throws {
+        let ws = try Workspace()
+        let input = try ws.makeClip("in.nut", seconds: 8, codec: ["-c:v", "ffv1", "-pix_fmt", "yuv420p"])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: harmonizeBinary)
+        p.arguments = ["-", "-o", ws.path("out.mp4"), "--passthrough"]
+        let feed = Pipe()
+        let err = Pipe()
+        p.standardInput = feed
+        p.standardError = err
+        try p.run()
+        // Feed the first third, then interrupt while the tool waits for more on stdin.
+        feed.fileHandleForWriting.write(bytes.prefix(bytes.count / 3))
+        Thread.sleep(forTimeInterval: 2)
+        p.interrupt()
+        p.waitUntilExit()
+        try? feed.fileHandleForWriting.close()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(message)")
+        #expect(message.contains("interrupted"), "\(message)")
+        let decoded = try ws.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-i", ws.path("out.mp4"), "-f", "null", "-"])
+        #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderrText)")
+        let n = try ws.frameTimes(ws.path("out.mp4")).count
+        #expect(n > 10 && n < 200, "\(n) frames")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: ws.dir.path).filter { $0.contains("partial") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func badInputsGiveOneLineErrors() throws {
+        let ws = try Workspace()
+        let clip = try ws.makeClip("in.mp4", seconds: 0.5)
+        try Data("this is not a video".utf8).write(to: URL(fileURLWithPath: ws.path("junk.mp4")))
+        let cases: [([String], String)] = [
+            (["missing.mp4", "-o", ws.path("o.mp4")], "missing.mp4: no such file"),
+            ([ws.path("junk.mp4"), "-o", ws.path("o.mp4")], "junk.mp4: cannot open"),
+            ([ws.path("nothing_%04d.png"), "-o", ws.path("o.mp4")], "nothing_%04d.png: no files match this pattern"),
+            ([clip, "-o", clip], "in.mp4: already exists (use -y to overwrite)"),
+            ([clip, "-o", ws.path("o.xyz")], "o.xyz: cannot tell the container from the extension"),
+            ([clip, "-o", ws.path("o.mp4"), "--codec", "nope"], "o.mp4: no video encoder named nope"),
+            ([clip, "-o", ws.path("o.mp4"), "--pix-fmt", "nope"], "o.mp4: unknown pixel format nope"),
+            ([clip, "-o", ws.path("still.png")], "still.png: is a single image but the input has more frames"),
+            ([clip, "-o", ws.path("nodir/o.mp4")], "does not exist"),
+        ]
+        for (args, expected) in cases {
+            let r = try ws.harmonize(args + ["--passthrough"])
+            let lines = r.stderrText.split(separator: "\n")
+            #expect(r.status != 0, "\(args)")
+            #expect(lines.count == 1 && r.stderrText.contains(expected), "\(args): \(r.stderrText)")
+        }
+        // Nothing half-written is left behind, and the refused overwrite left the file alone.
+        let names = try FileManager.default.contentsOfDirectory(atPath: ws.dir.path).sorted()
+        #expect(names == ["in.mp4", "junk.mp4"])
+    }
+
+    @Test func overwriteNeedsY() throws {
+        let ws = try Workspace()
+        let clip = try ws.makeClip("in.mkv", seconds: 0.5)
+        try Data("old".utf8).write(to: URL(fileURLWithPath: ws.path("out.mkv")))
+        #expect(try ws.harmonize([clip, "-o", ws.path("out.mkv"), "--passthrough"]).status != 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: ws.path("out.mkv"))) == Data("old".utf8))
+        #expect(try ws.harmonize([clip, "-o", ws.path("out.mkv"), "--passthrough", "-y"]).status == 0)
+        #expect(try ws.frameTimes(ws.path("out.mkv")) == ws.frameTimes(clip))
+    }
+}

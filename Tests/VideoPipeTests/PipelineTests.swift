@@ -1,0 +1,132 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import VideoPipe
+
+/// An in-memory source of numbered frames, with an optional failure at one frame.
+final class CountingSource: FrameSource {
+    let count: Int
+    let failAt: Int?
+    private var position = 0
+    init(count: Int, failAt: Int? = nil) { self.count = count; self.failAt = failAt }
+    var info: StreamInfo {
+        StreamInfo(width: 8, height: 4, layout: .rgb8, timeBase: Rational(1, 25), frameRate: Rational(25, 1),
+                   sampleAspectRatio: Rational(1, 1), color: ColorTags(), rotation: 0, sourcePixelFormat: nil,
+                   expectedFrames: count, bitDepth: 8)
+    }
+    let passthrough: [PassthroughStream] = []
+    let warnings: [String] = []
+    func next() throws -> SourceItem? {
+        guard position < count else { return nil }
+        if position == failAt { throw PipeError("mem", "frame \(position): broken") }
+        let f = VideoFrame(width: 8, height: 4, layout: .rgb8, pts: Int64(position), index: position)
+        f.row8(0)[0] = UInt8(position % 256)
+        position += 1
+        return .frame(f)
+    }
+}
+
+final class RecordingSink: FrameSink {
+    var indices: [Int] = []
+    var firstBytes: [UInt8] = []
+    var finished = false, aborted = false
+    let notes: [String] = []
+    func write(_ frame: VideoFrame) throws { indices.append(frame.index); firstBytes.append(frame.row8(0)[0]) }
+    func write(_ packet: StreamPacket) throws {}
+    func finish() throws { finished = true }
+    func abort() { aborted = true }
+}
+
+@Suite struct PipelineTests {
+    @Test func framesComeOutInOrderDespiteUnevenWork() throws {
+        let sink = RecordingSink()
+        let pipeline = Pipeline(workers: 4) { frame in
+            // Later frames finish first: reassembly must restore order.
+            usleep(UInt32((7 - frame.index % 8) * 300))
+            let row = frame.row8(0)
+            row[0] = row[0] &+ 1
+        }
+        let summary = try pipeline.run(source: CountingSource(count: 200), sink: sink)
+        #expect(summary.frames == 200)
+        #expect(sink.indices == Array(0..<200))
+        #expect(sink.firstBytes == (0..<200).map { UInt8(($0 + 1) % 256) })
+        #expect(sink.finished && !sink.aborted)
+    }
+
+    @Test func framesInFlightStayBounded() throws {
+        /// Frames between the worker that got them and the sink that wrote them.
+        final class Gauge: @unchecked Sendable {
+            let state = Mutex((live: 0, peak: 0))
+            func enter() { state.withLock { $0.live += 1; $0.peak = max($0.peak, $0.live) } }
+            func leave() { state.withLock { $0.live -= 1 } }
+        }
+        final class SlowSink: FrameSink {
+            let gauge: Gauge
+            init(_ g: Gauge) { gauge = g }
+            let notes: [String] = []
+            func write(_ frame: VideoFrame) throws { usleep(300); gauge.leave() }
+            func write(_ packet: StreamPacket) throws {}
+            func finish() throws {}
+            func abort() {}
+        }
+        let gauge = Gauge()
+        let pipeline = Pipeline(workers: 3, maxInFlight: 6) { _ in gauge.enter() }
+        _ = try pipeline.run(source: CountingSource(count: 300), sink: SlowSink(gauge))
+        let peak = gauge.state.withLock { $0.peak }
+        #expect(peak <= 6 && peak >= 2, "peak \(peak)")
+    }
+
+    @Test func sourceErrorAbortsTheSinkAndIsRethrown() throws {
+        let sink = RecordingSink()
+        let pipeline = Pipeline(workers: 2) { _ in }
+        #expect(throws: PipeError.self) { try pipeline.run(source: CountingSource(count: 50, failAt: 20), sink: sink) }
+        #expect(sink.aborted && !sink.finished)
+        #expect(sink.indices.count <= 20)
+    }
+
+    @Test func workerErrorStopsEverything() throws {
+        let sink = RecordingSink()
+        let pipeline = Pipeline(workers: 2) { frame in
+            if frame.index == 7 { throw PipeError("mem", "frame 7: engine failed") }
+        }
+        let error = #expect(throws: PipeError.self) { try pipeline.run(source: CountingSource(count: 1000), sink: sink) }
+        #expect(error?.description == "mem: frame 7: engine failed")
+        #expect(sink.aborted)
+        #expect(sink.indices.count < 7 + 20)
+    }
+
+    @Test func boundedQueueBlocksWhenFullAndDrainsAfterClose() {
+        let q = BoundedQueue<Int>(capacity: 2)
+        #expect(q.push(1) && q.push(2))
+        let pushed = Atomic<Bool>(false)
+        let t = Thread { q.push(3); pushed.store(true, ordering: .relaxed) }
+        t.start()
+        usleep(50_000)
+        #expect(pushed.load(ordering: .relaxed) == false)
+        #expect(q.pop() == 1)
+        usleep(50_000)
+        #expect(pushed.load(ordering: .relaxed) == true)
+        q.close()
+        #expect(q.pop() == 2 && q.pop() == 3 && q.pop() == nil)
+        #expect(q.push(4) == false)
+    }
+}
+
+@Suite struct NamingTests {
+    @Test func naturalOrder() {
+        let names = ["frame10.png", "frame2.png", "frame1.png", "Frame3.png", "frame02.png", "a.png", "frame.png"]
+        #expect(names.sorted(by: naturalLess) == ["Frame3.png", "a.png", "frame.png", "frame1.png", "frame2.png", "frame02.png", "frame10.png"])
+        #expect(naturalLess("shot_9", "shot_10"))
+        #expect(!naturalLess("shot_10", "shot_9"))
+        #expect(!naturalLess("x", "x"))
+    }
+
+    @Test func endpointsAreRecognised() {
+        #expect(Endpoint("-") == .standardStream)
+        #expect(Endpoint("out/") == .folder("out"))
+        #expect(Endpoint("shot_%04d.png") == .pattern("shot_%04d.png"))
+        #expect(Endpoint("a.PNG") == .image("a.PNG"))
+        #expect(Endpoint("clip.mov") == .video("clip.mov"))
+        #expect(isPrintfPattern("dir/f%d.jpg") && !isPrintfPattern("100%.png"))
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Benchmarks, each printed as a ratio against a reference run in the same script on the same input.
+#   pipeline: harmonize --passthrough (decode -> RGB -> identity -> YUV -> libx264 veryfast crf 18)
+#             vs plain `ffmpeg -i same.mp4 -c:v libx264 -preset veryfast -crf 18` on a 1080p clip.
+set -euo pipefail
+bin=${1:-.build/release/harmonize}
+runs=${RUNS:-3}
+work=${BENCH_DIR:-.build/bench}
+mkdir -p "$work"
+
+clip="$work/clip-1080p.mp4"
+if [ ! -f "$clip" ]; then
+    echo "making $clip (1920x1080, 25 fps, 8 s)"
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=25,noise=alls=8:allf=t" -t 8 \
+        -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p "$clip"
+fi
+frames=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$clip")
+
+# seconds and peak RSS (KiB) of one run of "$@"
+measure() {
+    local start end
+    start=$(date +%s.%N)
+    /usr/bin/env time -f "%M" -o "$work/rss" "$@" >/dev/null 2>"$work/stderr" || { cat "$work/stderr"; exit 1; }
+    end=$(date +%s.%N)
+    echo "$(echo "$end - $start" | bc -l) $(tail -1 "$work/rss")"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+ours=(); ref=(); ours_rss=(); ref_rss=()
+for i in $(seq "$runs"); do
+    read -r t m < <(measure ffmpeg -nostdin -v error -y -i "$clip" -c:v libx264 -preset veryfast -crf 18 "$work/ref.mp4")
+    ref+=("$t"); ref_rss+=("$m")
+    read -r t m < <(measure "$bin" "$clip" -o "$work/ours.mp4" --passthrough -y -q)
+    ours+=("$t"); ours_rss+=("$m")
+done
+t_ref=$(printf '%s\n' "${ref[@]}" | median)
+t_ours=$(printf '%s\n' "${ours[@]}" | median)
+m_ref=$(printf '%s\n' "${ref_rss[@]}" | median)
+m_ours=$(printf '%s\n' "${ours_rss[@]}" | median)
+echo
+echo "pass-through, $frames frames of 1920x1080, median of $runs runs, $(nproc) cores"
+printf '  %-44s %8.1f fps  %6.0f MiB peak\n' "ffmpeg -c:v libx264 -preset veryfast -crf 18" \
+    "$(echo "$frames / $t_ref" | bc -l)" "$(echo "$m_ref / 1024" | bc -l)"
+printf '  %-44s %8.1f fps  %6.0f MiB peak\n' "harmonize --passthrough (same encoder)" \
+    "$(echo "$frames / $t_ours" | bc -l)" "$(echo "$m_ours / 1024" | bc -l)"
+printf '  ratio harmonize/ffmpeg fps: %.3f (target >= 0.95)\n' "$(echo "$t_ref / $t_ours" | bc -l)"
