@@ -9,11 +9,14 @@ import CFFmpeg
 final class Converter {
     private var context: OpaquePointer?
     private var key: [Int32] = []
+    private var fastKey: [Int32] = []
+    private var fast: YUV420ToRGB?
 
     deinit { sws_freeContext(context) }
 
     private static let toRGBFlags = SWS_POINT | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT
     private static let fromRGBFlags = SWS_AREA | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP
+    // 8-bit 4:2:0 input, the common case, takes `YUV420ToRGB` instead (same result, much faster).
 
     private func prepare(srcW: Int32, srcH: Int32, src: AVPixelFormat, dstW: Int32, dstH: Int32,
                          dst: AVPixelFormat, matrix: AVColorSpace, range: AVColorRange) throws -> OpaquePointer {
@@ -42,6 +45,19 @@ final class Converter {
     func toRGB(_ src: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, layout: PixelLayout,
                matrix: AVColorSpace, range: AVColorRange) throws -> VideoFrame {
         let out = VideoFrame(width: width, height: height, layout: layout)
+        let format = AVPixelFormat(src.pointee.format)
+        if layout == .rgb8, width == Int(src.pointee.width), height == Int(src.pointee.height),
+           format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P {
+            let full = range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P
+            let k: [Int32] = [Int32(matrix.rawValue), full ? 1 : 0]
+            if k != fastKey { fast = YUV420ToRGB(matrix: matrix, fullRange: full); fastKey = k }
+            if let fast {
+                let p = planes(src), s = strides(src)
+                fast.convert(y: p[0]!, Int(s[0]), u: p[1]!, Int(s[1]), v: p[2]!, Int(s[2]), width: width, height: height,
+                             into: out.data.assumingMemoryBound(to: UInt8.self), out.rowBytes)
+                return out
+            }
+        }
         let ctx = try prepare(srcW: src.pointee.width, srcH: src.pointee.height,
                               src: AVPixelFormat(src.pointee.format), dstW: Int32(width), dstH: Int32(height),
                               dst: layout.avFormat, matrix: matrix, range: range)
