@@ -2,6 +2,8 @@
 # Benchmarks, each printed as a ratio against a reference run in the same script on the same input.
 #   pipeline: harmonize --passthrough (decode -> RGB -> identity -> YUV -> libx264 veryfast crf 18)
 #             vs plain `ffmpeg -i same.mp4 -c:v libx264 -preset veryfast -crf 18` on a 1080p clip.
+#   memory:   peak memory of the same pass-through on a clip three times as long (bounded pipeline:
+#             the ratio should stay near 1).
 set -euo pipefail
 bin=${1:-.build/release/harmonize}
 runs=${RUNS:-3}
@@ -45,3 +47,9 @@ printf '  %-44s %8.1f fps  %6.0f MiB peak\n' "ffmpeg -c:v libx264 -preset veryfa
 printf '  %-44s %8.1f fps  %6.0f MiB peak\n' "harmonize --passthrough (same encoder)" \
     "$(echo "$frames / $t_ours" | bc -l)" "$(echo "$m_ours / 1024" | bc -l)"
 printf '  ratio harmonize/ffmpeg fps: %.3f (target >= 0.95)\n' "$(echo "$t_ref / $t_ours" | bc -l)"
+
+long="$work/clip-1080p-x3.mp4"
+[ -f "$long" ] || ffmpeg -nostdin -v error -y -stream_loop 2 -i "$clip" -c copy "$long"
+read -r t m_long < <(measure "$bin" "$long" -o "$work/ours-long.mp4" --passthrough -y -q)
+printf '  peak memory, clip x3 (%d frames) / clip: %.0f / %.0f MiB = %.2f (bounded: near 1)\n' \
+    "$((frames * 3))" "$(echo "$m_long / 1024" | bc -l)" "$(echo "$m_ours / 1024" | bc -l)" "$(echo "$m_long / $m_ours" | bc -l)"

@@ -14,6 +14,33 @@ import Testing
         #expect(try ws.frameTimes(ws.path("out.mkv")) == ws.frameTimes(input))
     }
 
+    /// Containers and codecs users bring: each decoded, passed through and written losslessly.
+    @Test(arguments: [
+        ("in.webm", ["-c:v", "libvpx-vp9", "-lossless", "1", "-pix_fmt", "yuv420p"]),
+        ("in.avi", ["-c:v", "mpeg4", "-q:v", "1", "-pix_fmt", "yuv420p"]),
+        ("in.y4m", ["-pix_fmt", "yuv420p"]),
+        ("in.mkv", ["-c:v", "libx265", "-x265-params", "log-level=error", "-crf", "10", "-pix_fmt", "yuv420p"]),
+        ("in.ts", ["-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p"]),
+    ])
+    func containerAndCodecKinds(name: String, codec: [String]) throws {
+        let ws = try Workspace()
+        let input = try ws.makeClip(name, seconds: 0.6, codec: codec)
+        let r = try ws.harmonize([input, "-o", ws.path("out.mkv"), "--codec", "ffv1", "--passthrough"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        try expectSameFrames(ws, input, ws.path("out.mkv"), pixFmt: "yuv420p")
+    }
+
+    /// Still-image formats in, png out (lossless formats exactly).
+    @Test(arguments: [("still.bmp", Double.infinity), ("still.tiff", .infinity), ("still.webp", 30), ("still.exr", 40)])
+    func imageKinds(name: String, minPSNR: Double) throws {
+        let ws = try Workspace()
+        let extra = name.hasSuffix("exr") ? ["-pix_fmt", "gbrpf32le"] : (name.hasSuffix("webp") ? [] : ["-pix_fmt", "rgb24"])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=120x90", "-frames:v", "1"] + extra + [ws.path(name)])
+        let r = try ws.harmonize([ws.path(name), "-o", ws.path("out.png"), "--passthrough"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        try expectSameFrames(ws, ws.path(name), ws.path("out.png"), pixFmt: "rgb24", minPSNR: minPSNR)
+    }
+
     @Test func tenBitSourceStaysTenBit() throws {
         let ws = try Workspace()
         let input = try ws.makeClip("in10.mkv", codec: ["-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p10le"])
@@ -102,6 +129,21 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: ws.path("frames")).sorted()
         #expect(names == (1...10).map { String(format: "frame_%06d.png", $0) })
         try expectSameFrames(ws, input, ws.path("frames/frame_%06d.png"), pixFmt: "rgb24", minPSNR: .infinity)
+    }
+
+    /// Stream formats that arrive on stdin (probed), out as nut.
+    @Test(arguments: [("in.ts", ["-c:v", "libx264", "-crf", "8", "-f", "mpegts"]),
+                      ("in.mp4", ["-c:v", "libx264", "-crf", "8", "-movflags", "frag_keyframe+empty_moov"])])
+    func streamFormatsOnStdin(name: String, codec: [String]) throws {
+        let ws = try Workspace()
+        let input = try ws.makeClip(name, seconds: 1, codec: codec + ["-pix_fmt", "yuv420p"])
+        let inHandle = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
+        _ = FileManager.default.createFile(atPath: ws.path("out.nut"), contents: nil)
+        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: ws.path("out.nut")))
+        let r = try ws.harmonize(["-", "-o", "-", "--passthrough"], stdin: inHandle, stdout: outHandle)
+        try outHandle.close()
+        #expect(r.status == 0, "\(r.stderrText)")
+        try expectSameFrames(ws, input, ws.path("out.nut"), pixFmt: "yuv420p")
     }
 
     @Test(arguments: ["nut", "matroska", "y4m"])
