@@ -8,13 +8,17 @@ struct Harmonize: ParsableCommand {
         commandName: "harmonize",
         abstract: "Match a composited foreground to its background's colour and light, in images and video.",
         discussion: """
-        INPUT and OUTPUT may each be a video file, an image, a folder of images, a printf pattern
-        (shot_%04d.png) or - for standard input/output.
+        INPUT and OUTPUT may each be a video file, an image, a folder of images, a printf \
+        pattern (shot_%04d.png) or - for standard input/output. Timestamps, aspect ratio, \
+        colour tags, rotation and audio are kept.
 
         Examples:
-          harmonize clip.mov -o out.mp4 --passthrough           # decode and re-encode (I/O check)
-          harmonize frames/ -o out/ --passthrough               # folder in, folder out, same names
-          ffmpeg -i in.mkv -f nut - | harmonize - -o - --passthrough | ffplay -
+          Decode and re-encode a clip (checks the I/O path):
+            harmonize clip.mov -o out.mp4 --passthrough
+          Folder in, folder out, same file names:
+            harmonize frames/ -o out/ --passthrough
+          In a pipe:
+            ffmpeg -i in.mkv -f nut - | harmonize - -o - --passthrough | ffplay -
         """)
 
     @Argument(help: "Video file, image, folder, printf pattern, or - for stdin.")
