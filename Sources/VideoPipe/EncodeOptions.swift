@@ -35,7 +35,10 @@ struct AtomicOutput {
     let target: String
     let temporary: String
 
+    let overwrite: Bool
+
     init(target: String, overwrite: Bool) throws {
+        self.overwrite = overwrite
         if !overwrite && FileManager.default.fileExists(atPath: target) {
             throw PipeError(target, "already exists (use -y to overwrite)")
         }
@@ -52,6 +55,18 @@ struct AtomicOutput {
     }
 
     func commit() throws {
+        if !overwrite {
+            // link() fails if the target appeared meanwhile (another run), where rename() would replace it.
+            if link(temporary, target) == 0 {
+                unlink(temporary)
+                return
+            }
+            if errno == EEXIST {
+                unlink(temporary)
+                throw PipeError(target, "appeared while this run was writing it; not overwritten (use -y to overwrite)")
+            }
+            // Filesystems without hard links: fall through to rename.
+        }
         if rename(temporary, target) != 0 {
             let reason = String(cString: strerror(errno))
             unlink(temporary)

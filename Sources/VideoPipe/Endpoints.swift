@@ -33,7 +33,7 @@ public func openSource(_ argument: String, frameRate: Rational = Rational(25, 1)
         return try FolderSource(folder: dir, frameRate: frameRate)
     case .pattern(let pattern):
         do {
-            return try MediaReader(path: pattern)
+            return try MediaReader(path: pattern, frameRate: frameRate)
         } catch let error as PipeError where error.message == "no such file" {
             throw PipeError(pattern, "no files match this pattern")
         }
@@ -55,4 +55,15 @@ public func openSink(_ argument: String, info: StreamInfo, passthrough: [Passthr
     case .standardStream, .video:
         return try MediaWriter(path: argument, info: info, passthrough: passthrough, options: options)
     }
+}
+
+/// Refuses an output that is the input itself (the same file or folder, or the same pattern): with
+/// -y it would replace the source it is reading.
+public func checkNotSameLocation(input: String, output: String) throws {
+    guard input != "-", output != "-" else { return }
+    let a = URL(fileURLWithPath: input).standardizedFileURL.path
+    let b = URL(fileURLWithPath: output).standardizedFileURL.path
+    var sa = stat(), sb = stat()
+    let same = a == b || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+    if same { throw PipeError(output, "is also the input; write the output somewhere else") }
 }

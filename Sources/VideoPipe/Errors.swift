@@ -30,3 +30,15 @@ func check(_ code: Int32, _ path: String, _ step: @autoclosure () -> String) thr
 let AVERROR_EOF_ = cff_averror_eof()
 let AVERROR_EAGAIN_ = cff_averror_eagain()
 let AV_NOPTS = cff_nopts()
+
+/// An AVFrame freed with its owner (also when the owner's initializer throws part-way).
+final class OwnedFrame {
+    let pointer: UnsafeMutablePointer<AVFrame> = av_frame_alloc()!
+    deinit { var p: UnsafeMutablePointer<AVFrame>? = pointer; av_frame_free(&p) }
+}
+
+/// An AVPacket freed with its owner.
+final class OwnedPacket {
+    let pointer: UnsafeMutablePointer<AVPacket> = av_packet_alloc()!
+    deinit { var p: UnsafeMutablePointer<AVPacket>? = pointer; av_packet_free(&p) }
+}

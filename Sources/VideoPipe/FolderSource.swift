@@ -46,7 +46,12 @@ public final class FolderSource: FrameSource {
         guard position < files.count, !Interrupt.isRequested else { return nil }
         let name = files[position]
         let path = (folder as NSString).appendingPathComponent(name)
-        let reader = try MediaReader(path: path, copyStreams: false, fit: (info.width, info.height, info.layout))
+        let reader: MediaReader
+        do {
+            reader = try MediaReader(path: path, copyStreams: false, fit: (info.width, info.height, info.layout))
+        } catch where Interrupt.isRequested {
+            return nil    // Ctrl-C while opening an image ends the clip; it is not an error
+        }
         if reader.info.width != info.width || reader.info.height != info.height {
             warnings.append("\(path): \(reader.info.width)x\(reader.info.height) scaled to \(info.width)x\(info.height)")
         }
@@ -54,7 +59,10 @@ public final class FolderSource: FrameSource {
         while let item = try reader.next() {
             if case .frame(let f) = item { frame = f; break }
         }
-        guard let frame else { throw PipeError(path, "no picture could be decoded") }
+        guard let frame else {
+            if Interrupt.isRequested { return nil }
+            throw PipeError(path, "no picture could be decoded")
+        }
         frame.pts = Int64(position)
         frame.duration = 1
         frame.index = position

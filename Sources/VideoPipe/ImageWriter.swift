@@ -103,8 +103,10 @@ public final class ImageWriter: FrameSink {
 /// One still-image encoder (png, jpeg, tiff, webp, bmp, ...) chosen by file extension.
 final class ImageEncoder {
     private var context: UnsafeMutablePointer<AVCodecContext>?
-    private let picture = av_frame_alloc()!
-    private let packet = av_packet_alloc()!
+    private let pictureOwner = OwnedFrame()
+    private var picture: UnsafeMutablePointer<AVFrame> { pictureOwner.pointer }
+    private let packetOwner = OwnedPacket()
+    private var packet: UnsafeMutablePointer<AVPacket> { packetOwner.pointer }
     private let converter = Converter()
     private let info: StreamInfo
 
@@ -112,7 +114,9 @@ final class ImageEncoder {
         self.info = info
         guard let image2 = av_guess_format("image2", nil, nil) else { throw PipeError(path, "FFmpeg has no image writer") }
         let id = av_guess_codec(image2, nil, path, nil, AVMEDIA_TYPE_VIDEO)
-        let codec = options.codec.flatMap { avcodec_find_encoder_by_name($0) } ?? avcodec_find_encoder(id)
+        // For webp the default encoder is the animated one, which holds frames back; stills want libwebp.
+        let codec = options.codec.flatMap { avcodec_find_encoder_by_name($0) }
+            ?? (id == AV_CODEC_ID_WEBP ? avcodec_find_encoder_by_name("libwebp") : nil) ?? avcodec_find_encoder(id)
         guard id != AV_CODEC_ID_NONE || options.codec != nil, let codec else {
             throw PipeError(path, "cannot tell the image format from the extension (use .png, .jpg, .tif, .webp, .bmp)")
         }
@@ -144,10 +148,6 @@ final class ImageEncoder {
 
     deinit {
         avcodec_free_context(&context)
-        var p: UnsafeMutablePointer<AVPacket>? = packet
-        av_packet_free(&p)
-        var f: UnsafeMutablePointer<AVFrame>? = picture
-        av_frame_free(&f)
     }
 
     /// The file's bytes for one frame.

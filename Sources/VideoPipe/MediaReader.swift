@@ -15,8 +15,10 @@ public final class MediaReader: FrameSource {
     private var formatContext: UnsafeMutablePointer<AVFormatContext>?
     private var decoder: UnsafeMutablePointer<AVCodecContext>?
     private let stream: UnsafeMutablePointer<AVStream>
-    private let packet = av_packet_alloc()!
-    private let decoded = av_frame_alloc()!
+    private let packetOwner = OwnedPacket()
+    private var packet: UnsafeMutablePointer<AVPacket> { packetOwner.pointer }
+    private let decodedOwner = OwnedFrame()
+    private var decoded: UnsafeMutablePointer<AVFrame> { decodedOwner.pointer }
     private let converter = Converter()
     private var draining = false
     private var framesOut = 0
@@ -28,7 +30,9 @@ public final class MediaReader: FrameSource {
     ///   - path: a file, a printf pattern, or `-` for standard input.
     ///   - copyStreams: also return audio and subtitle packets (for a sink that copies them).
     ///   - fit: deliver frames of this size and layout instead of the stream's own (folder sources).
-    public init(path: String, copyStreams: Bool = true, fit: (width: Int, height: Int, layout: PixelLayout)? = nil) throws {
+    ///   - frameRate: the rate of an image sequence (patterns); files carry their own.
+    public init(path: String, copyStreams: Bool = true, fit: (width: Int, height: Int, layout: PixelLayout)? = nil,
+                frameRate: Rational? = nil) throws {
         self.path = path
         let url = path == "-" ? "pipe:0" : path
         let shown = path == "-" ? "stdin" : path
@@ -40,7 +44,10 @@ public final class MediaReader: FrameSource {
         ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: Interrupt.avioCallback, opaque: nil)
         var inputFormat: UnsafePointer<AVInputFormat>? = nil
         if path != "-" && isPrintfPattern(path) { inputFormat = av_find_input_format("image2") }
-        var ret = avformat_open_input(&ctx, url, inputFormat, nil)
+        var options: OpaquePointer? = nil
+        if inputFormat != nil, let frameRate { av_dict_set(&options, "framerate", frameRate.description, 0) }
+        defer { av_dict_free(&options) }
+        var ret = avformat_open_input(&ctx, url, inputFormat, &options)
         if ret < 0 {
             if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
             throw PipeError(shown, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))")
@@ -129,10 +136,7 @@ public final class MediaReader: FrameSource {
     deinit {
         avcodec_free_context(&decoder)
         avformat_close_input(&formatContext)
-        var p: UnsafeMutablePointer<AVPacket>? = packet
-        av_packet_free(&p)
-        var f: UnsafeMutablePointer<AVFrame>? = decoded
-        av_frame_free(&f)
+        if path == "-" { restoreStandardInput() }
     }
 
     private var shownPath: String { path == "-" ? "stdin" : path }
@@ -212,13 +216,22 @@ public final class MediaReader: FrameSource {
 /// A blocking read of a pipe on stdin would not notice Ctrl-C (the signal may land on another
 /// thread). Non-blocking, FFmpeg's reader retries every millisecond and checks the interrupt
 /// callback between tries. Only pipes and sockets are changed: a terminal's flags are the shell's.
+/// The flags stdin had before (they belong to a file description other processes may share).
+nonisolated(unsafe) private var standardInputFlags: Int32 = -1
+
 private func makeStandardInputInterruptible() {
     var st = stat()
     guard fstat(0, &st) == 0 else { return }
     let type = st.st_mode & S_IFMT
     guard type == S_IFIFO || type == S_IFSOCK else { return }
     let flags = fcntl(0, F_GETFL)
-    if flags >= 0 { _ = fcntl(0, F_SETFL, flags | O_NONBLOCK) }
+    guard flags >= 0, flags & O_NONBLOCK == 0 else { return }
+    standardInputFlags = flags
+    _ = fcntl(0, F_SETFL, flags | O_NONBLOCK)
+}
+
+private func restoreStandardInput() {
+    if standardInputFlags >= 0 { _ = fcntl(0, F_SETFL, standardInputFlags) }
 }
 
 /// True for names like `shot_%04d.png` or `f%d.jpg` (a printf integer conversion, as FFmpeg's image2).

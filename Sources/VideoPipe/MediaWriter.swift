@@ -14,8 +14,10 @@ public final class MediaWriter: FrameSink {
     private let videoStream: UnsafeMutablePointer<AVStream>
     private var copied: [Int32: (stream: UnsafeMutablePointer<AVStream>, timeBase: AVRational)] = [:]
     private let atomic: AtomicOutput?
-    private let picture = av_frame_alloc()!
-    private let packet = av_packet_alloc()!
+    private let pictureOwner = OwnedFrame()
+    private var picture: UnsafeMutablePointer<AVFrame> { pictureOwner.pointer }
+    private let packetOwner = OwnedPacket()
+    private var packet: UnsafeMutablePointer<AVPacket> { packetOwner.pointer }
     private let converter = Converter()
     private var lastPts: Int64 = Int64.min
     private var finished = false
@@ -127,8 +129,7 @@ public final class MediaWriter: FrameSink {
         if muxer.pointee.flags & AVFMT_NOFILE == 0 {
             ret = avio_open(&oc!.pointee.pb, atomic?.temporary ?? "pipe:1", AVIO_FLAG_WRITE)
             if ret < 0 {
-                avcodec_free_context(&encoder)
-                avformat_free_context(oc)
+                abort()
                 throw PipeError(shown, "cannot open for writing: \(averrorText(ret))")
             }
         }
@@ -148,10 +149,6 @@ public final class MediaWriter: FrameSink {
 
     deinit {
         if !finished { abort() }
-        var p: UnsafeMutablePointer<AVPacket>? = packet
-        av_packet_free(&p)
-        var f: UnsafeMutablePointer<AVFrame>? = picture
-        av_frame_free(&f)
     }
 
     /// libx264 wherever the container takes h264; uncompressed on stdout, where the reader is usually

@@ -80,6 +80,7 @@ struct Harmonize: ParsableCommand {
         guard passthrough else {
             throw PipeError("", "no harmonization model is built into this version yet; use --passthrough to copy frames")
         }
+        try checkNotSameLocation(input: input, output: output)
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
         let source = try openSource(input, frameRate: rate)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,

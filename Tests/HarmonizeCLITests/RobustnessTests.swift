@@ -54,12 +54,15 @@ import Testing
             (["missing.mp4", "-o", ws.path("o.mp4")], "missing.mp4: no such file"),
             ([ws.path("junk.mp4"), "-o", ws.path("o.mp4")], "junk.mp4: cannot open"),
             ([ws.path("nothing_%04d.png"), "-o", ws.path("o.mp4")], "nothing_%04d.png: no files match this pattern"),
-            ([clip, "-o", clip], "in.mp4: already exists (use -y to overwrite)"),
+            ([clip, "-o", ws.path("junk.mp4")], "junk.mp4: already exists (use -y to overwrite)"),
+            ([clip, "-o", clip], "in.mp4: is also the input"),
             ([clip, "-o", ws.path("o.xyz")], "o.xyz: cannot tell the container from the extension"),
             ([clip, "-o", ws.path("o.mp4"), "--codec", "nope"], "o.mp4: no video encoder named nope"),
             ([clip, "-o", ws.path("o.mp4"), "--pix-fmt", "nope"], "o.mp4: unknown pixel format nope"),
             ([clip, "-o", ws.path("still.png")], "still.png: is a single image but the input has more frames"),
             ([clip, "-o", ws.path("nodir/o.mp4")], "does not exist"),
+            ([clip, "-o", clip, "-y"], "in.mp4: is also the input"),
+            ([clip, "-o", "/proc/o.mp4"], "/proc/o.mp4: cannot open for writing"),
         ]
         for (args, expected) in cases {
             let r = try ws.harmonize(args + ["--passthrough"])
@@ -70,6 +73,7 @@ import Testing
         // Nothing half-written is left behind, and the refused overwrite left the file alone.
         let names = try FileManager.default.contentsOfDirectory(atPath: ws.dir.path).sorted()
         #expect(names == ["in.mp4", "junk.mp4"])
+        #expect(try ws.frameTimes(clip).count > 0, "the input survived")
     }
 
     @Test func overwriteNeedsY() throws {
