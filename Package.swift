@@ -36,6 +36,8 @@ let package = Package(
             ]),
 
         .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe"]),
+        // Fixtures come from training/make_fixtures.py (the PyTorch reference).
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "HarmonizeCLITests", dependencies: ["harmonize"]),
     ]
 )

@@ -2,8 +2,8 @@
 
 For each variant: seeded weights (f16, so the loader's f16 path is exercised and the files stay
 small; the reference runs on the same f16-rounded values in f32), a 96x64 test picture and soft mask
-made here, the four thumbnails, the expected curve parameters of every stage, the 256-entry LUT and
-the rendered 8-bit output. Run from the repository root: python3 training/make_fixtures.py
+made here and its four thumbnails (picture.safetensors), and per variant the expected curve
+parameters of every stage, the 256-entry LUT and the rendered 8-bit output. Run from the repository root: python3 training/make_fixtures.py
 """
 import json
 import math
@@ -42,7 +42,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     img, mask = picture()
     to8 = lambda t: (t.clamp(0, 1) * 255).round().to(torch.uint8)
-    save_file({"image": to8(img)[0].permute(1, 2, 0).contiguous(), "mask": to8(mask)[0, 0].contiguous()},
+    # The thumbnails are the same for every variant (same picture, same preparation): stored once, f32.
+    thumbs = prepare_thumbnails(img, mask, ModelConfig())
+    save_file({"image": to8(img)[0].permute(1, 2, 0).contiguous(), "mask": to8(mask)[0, 0].contiguous(),
+               "fg_img": thumbs[0][0].contiguous(), "fg_mask": thumbs[1][0].contiguous(),
+               "bg_img": thumbs[2][0].contiguous(), "bg_mask": thumbs[3][0].contiguous()},
               os.path.join(OUT, "picture.safetensors"))
     for i, variant in enumerate(["plain", "cascaded", "semantic"]):
         torch.manual_seed(1234 + i)
@@ -68,10 +72,7 @@ def main():
             curved = torch.stack([lut[0, c][idx[0, c]] for c in range(3)]).unsqueeze(0)
             out = curved * mask + img * (1 - mask)
         tensors = {f"p{k + 1}": p[0].contiguous() for k, p in enumerate(ps)}
-        half = lambda t: t[0].half().contiguous()        # thumbnails in f16 keep the files small
-        tensors.update({"fg_img": half(thumbs[0]), "fg_mask": half(thumbs[1]),
-                        "bg_img": half(thumbs[2]), "bg_mask": half(thumbs[3]),
-                        "lut": lut[0].contiguous(), "output": to8(out)[0].permute(1, 2, 0).contiguous()})
+        tensors.update({"lut": lut[0].contiguous(), "output": to8(out)[0].permute(1, 2, 0).contiguous()})
         save_file(tensors, os.path.join(OUT, f"{variant}-expected.safetensors"),
                   metadata={"label": "animal" if variant == "semantic" else "", "stages": str(len(ps))})
         bend = float((lut[0] - torch.linspace(0, 1, 256)).abs().max())

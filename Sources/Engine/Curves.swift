@@ -1,0 +1,116 @@
+/// Three colour curves of K linear pieces, as the network predicts them (S2CRNet's CRM output).
+///
+/// Curve c maps x in [0, 1] to y(x) = (K / sum p_c) * sum_i clamp(x - i/K, 0, 1/K) * p_c[i].
+/// The weights are positive (the network takes exp of its raw output), so every curve rises
+/// monotonically from 0 to 1; equal weights are the identity.
+public struct CurveParameters: Sendable, Equatable {
+    public let pieces: Int
+    /// Channel-major: weights[c * pieces + i].
+    public let weights: [Float]
+
+    public init(pieces: Int, weights: [Float]) {
+        precondition(pieces > 0 && weights.count == 3 * pieces, "need 3 x \(pieces) weights")
+        precondition(weights.allSatisfy { $0 > 0 && $0.isFinite }, "curve weights must be positive")
+        self.pieces = pieces
+        self.weights = weights
+    }
+
+    public static func identity(pieces: Int = 64) -> CurveParameters {
+        CurveParameters(pieces: pieces, weights: [Float](repeating: 1, count: 3 * pieces))
+    }
+
+    /// y(x) for channel `c`: the prefix sum of the weights below x's piece plus its share of that piece.
+    public func evaluate(channel c: Int, _ x: Float) -> Float {
+        let w = weights[(c * pieces)..<((c + 1) * pieces)]
+        var total: Float = 0
+        for v in w { total += v }
+        let t = min(max(x, 0), 1) * Float(pieces)
+        let k = min(Int(t), pieces - 1)
+        var before: Float = 0
+        for i in 0..<k { before += w[w.startIndex + i] }
+        return (before + (t - Float(k)) * w[w.startIndex + k]) / total
+    }
+
+    /// The prefix sums per channel, normalised: cumulative[c * (K + 1) + i] = sum_{j<i} p / sum p.
+    func cumulative() -> [Float] {
+        var out = [Float](repeating: 0, count: 3 * (pieces + 1))
+        for c in 0..<3 {
+            var total: Float = 0
+            for i in 0..<pieces { total += weights[c * pieces + i] }
+            var run: Float = 0
+            for i in 0..<pieces {
+                out[c * (pieces + 1) + i] = run / total
+                run += weights[c * pieces + i]
+            }
+            out[c * (pieces + 1) + pieces] = 1
+        }
+        return out
+    }
+}
+
+/// Curves sampled at `size` evenly spaced inputs 0...1 per channel: the form in which curves are
+/// composed (cascades), averaged over time, weakened (`strength`) and turned into lookup tables.
+public struct ToneCurves: Sendable, Equatable {
+    public let size: Int
+    /// Channel-major: values[c * size + i] = curve_c(i / (size - 1)).
+    public var values: [Float]
+
+    public init(size: Int, values: [Float]) {
+        precondition(size >= 2 && values.count == 3 * size)
+        self.size = size
+        self.values = values
+    }
+
+    public static func identity(size: Int = 256) -> ToneCurves {
+        let ramp = (0..<size).map { Float($0) / Float(size - 1) }
+        return ToneCurves(size: size, values: ramp + ramp + ramp)
+    }
+
+    /// The network's curves, sampled.
+    public init(_ p: CurveParameters, size: Int = 256) {
+        self = ToneCurves.identity(size: size).then(p)
+    }
+
+    /// These curves followed by `p` (a cascade's second stage acts on the first one's output).
+    public func then(_ p: CurveParameters) -> ToneCurves {
+        let cum = p.cumulative()
+        let K = p.pieces
+        var out = values
+        for c in 0..<3 {
+            var total: Float = 0
+            for i in 0..<K { total += p.weights[c * K + i] }
+            for i in 0..<size {
+                let t = min(max(values[c * size + i], 0), 1) * Float(K)
+                let k = min(Int(t), K - 1)
+                out[c * size + i] = cum[c * (K + 1) + k] + (t - Float(k)) * p.weights[c * K + k] / total
+            }
+        }
+        return ToneCurves(size: size, values: out)
+    }
+
+    /// Curve value at any x in [0, 1], linearly interpolated between samples.
+    public func value(channel c: Int, at x: Float) -> Float {
+        let t = min(max(x, 0), 1) * Float(size - 1)
+        let i = min(Int(t), size - 2)
+        let f = t - Float(i)
+        return values[c * size + i] * (1 - f) + values[c * size + i + 1] * f
+    }
+
+    /// (1 - t) a + t b, sample by sample (curves of the same size).
+    public static func interpolate(_ a: ToneCurves, _ b: ToneCurves, _ t: Float) -> ToneCurves {
+        precondition(a.size == b.size)
+        return ToneCurves(size: a.size, values: zip(a.values, b.values).map { $0 * (1 - t) + $1 * t })
+    }
+
+    /// The curves weakened toward the identity: 0 is the identity, 1 the curves themselves.
+    public func strength(_ s: Float) -> ToneCurves {
+        ToneCurves.interpolate(.identity(size: size), self, s)
+    }
+
+    /// Resampled to `n` entries per channel (e.g. 1024 for 10-bit work).
+    public func resampled(_ n: Int) -> ToneCurves {
+        var v = [Float](repeating: 0, count: 3 * n)
+        for c in 0..<3 { for i in 0..<n { v[c * n + i] = value(channel: c, at: Float(i) / Float(n - 1)) } }
+        return ToneCurves(size: n, values: v)
+    }
+}

@@ -1,0 +1,145 @@
+/// A picture in memory the engine reads or writes: packed RGB or RGBA, 8 or 16 bits per sample
+/// (16-bit little-endian, full scale 65535), rows `rowBytes` apart. The engine never owns it.
+public struct ImageView: @unchecked Sendable {
+    public let width: Int
+    public let height: Int
+    public let channels: Int          // 3 or 4 (alpha is carried, never changed)
+    public let bytesPerSample: Int    // 1 or 2
+    public let rowBytes: Int
+    public let data: UnsafeMutableRawPointer
+
+    public init(width: Int, height: Int, channels: Int, bytesPerSample: Int, rowBytes: Int, data: UnsafeMutableRawPointer) {
+        precondition(channels == 3 || channels == 4, "3 or 4 channels")
+        precondition(bytesPerSample == 1 || bytesPerSample == 2, "8 or 16 bits per sample")
+        precondition(rowBytes >= width * channels * bytesPerSample)
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.bytesPerSample = bytesPerSample
+        self.rowBytes = rowBytes
+        self.data = data
+    }
+
+    var maxValue: Float { bytesPerSample == 1 ? 255 : 65535 }
+
+    /// Sample `c` of pixel (x, y) in [0, 1].
+    @inline(__always)
+    func sample(_ x: Int, _ y: Int, _ c: Int) -> Float {
+        let p = data + y * rowBytes
+        if bytesPerSample == 1 { return Float(p.load(fromByteOffset: x * channels + c, as: UInt8.self)) * (1 / 255) }
+        return Float(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * (x * channels + c), as: UInt16.self))) * (1 / 65535)
+    }
+}
+
+/// A soft mask (alpha matte): 0 keeps the input, 255 takes the harmonised colour, between blends.
+public struct MaskView: @unchecked Sendable {
+    public let width: Int
+    public let height: Int
+    public let rowBytes: Int
+    public let data: UnsafePointer<UInt8>
+
+    public init(width: Int, height: Int, rowBytes: Int, data: UnsafePointer<UInt8>) {
+        precondition(rowBytes >= width)
+        self.width = width
+        self.height = height
+        self.rowBytes = rowBytes
+        self.data = data
+    }
+
+    @inline(__always)
+    func value(_ x: Int, _ y: Int) -> UInt8 { data[y * rowBytes + x] }
+}
+
+/// A pixel rectangle, end-exclusive.
+public struct Box: Sendable, Equatable {
+    public var x0: Int, y0: Int, x1: Int, y1: Int
+    public init(x0: Int, y0: Int, x1: Int, y1: Int) { self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1 }
+    public var width: Int { x1 - x0 }
+    public var height: Int { y1 - y0 }
+}
+
+/// The bounding box of the mask values >= `threshold` (1: everything the mask touches); nil if none.
+public func maskBounds(_ mask: MaskView, threshold: UInt8 = 1) -> Box? {
+    var x0 = Int.max, y0 = Int.max, x1 = -1, y1 = -1
+    for y in 0..<mask.height {
+        let row = mask.data + y * mask.rowBytes
+        var first = -1, last = -1
+        for x in 0..<mask.width where row[x] >= threshold {
+            if first < 0 { first = x }
+            last = x
+        }
+        if first >= 0 {
+            x0 = min(x0, first); x1 = max(x1, last + 1)
+            y0 = min(y0, y); y1 = y + 1
+        }
+    }
+    return x1 < 0 ? nil : Box(x0: x0, y0: y0, x1: x1, y1: y1)
+}
+
+/// The foreground box, defined with the reference model (`foreground_box`): the bounds of the mask
+/// values >= 128 (>= 0.5), or of any nonzero value when none reach it, grown by `padding` of their
+/// size per side and clipped to the frame; nil for an empty mask. Rounding is half-to-even, as
+/// Python's round().
+public func foregroundBox(_ mask: MaskView, padding: Float) -> Box? {
+    guard let b = maskBounds(mask, threshold: 128) ?? maskBounds(mask, threshold: 1) else { return nil }
+    let py = Int((Float(b.height) * padding).rounded(.toNearestOrEven))
+    let px = Int((Float(b.width) * padding).rounded(.toNearestOrEven))
+    return Box(x0: max(0, b.x0 - px), y0: max(0, b.y0 - py), x1: min(mask.width, b.x1 + px), y1: min(mask.height, b.y1 + py))
+}
+
+/// Resampling weights of PyTorch's antialiased bilinear resize (`interpolate(..., antialias=True)`,
+/// align_corners false): a triangle filter widened by the scale factor when shrinking.
+struct ResampleAxis {
+    let start: [Int]
+    let weights: [[Float]]
+
+    init(input: Int, output: Int) {
+        let scale = Double(input) / Double(output)
+        let support = scale >= 1 ? scale : 1.0
+        let invscale = scale >= 1 ? 1 / scale : 1.0
+        var start: [Int] = [], weights: [[Float]] = []
+        for i in 0..<output {
+            let center = scale * (Double(i) + 0.5)
+            let lo = max(Int(center - support + 0.5), 0)
+            let hi = min(Int(center + support + 0.5), input)
+            var w = (lo..<hi).map { j -> Double in max(0, 1 - abs((Double(j) - center + 0.5) * invscale)) }
+            let total = w.reduce(0, +)
+            if total > 0 { w = w.map { $0 / total } }
+            start.append(lo)
+            weights.append(w.map(Float.init))
+        }
+        self.start = start
+        self.weights = weights
+    }
+}
+
+/// Resizes `box` of `channels` planes read by `sample(x, y, c)` to side x side, separably (rows
+/// first, which also keeps the intermediate small for 4K frames). Output: channels x side x side.
+func resizeAntialiased(box: Box, channels: Int, side: Int, into out: inout [Float],
+                       sample: (Int, Int, Int) -> Float) {
+    let ax = ResampleAxis(input: box.width, output: side)
+    let ay = ResampleAxis(input: box.height, output: side)
+    var rows = [Float](repeating: 0, count: channels * box.height * side)
+    for c in 0..<channels {
+        for y in 0..<box.height {
+            let base = (c * box.height + y) * side
+            for i in 0..<side {
+                var acc: Float = 0
+                let s = ax.start[i]
+                for (k, w) in ax.weights[i].enumerated() { acc += w * sample(box.x0 + s + k, box.y0 + y, c) }
+                rows[base + i] = acc
+            }
+        }
+    }
+    for c in 0..<channels {
+        for j in 0..<side {
+            let s = ay.start[j]
+            let ws = ay.weights[j]
+            for i in 0..<side {
+                var acc: Float = 0
+                for (k, w) in ws.enumerated() { acc += w * rows[(c * box.height + s + k) * side + i] }
+                out[(c * side + j) * side + i] = acc
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Synchronization
+
+/// The semantic variant's foreground classes (one-hot index as in the reference; 3 is reserved).
+public enum SemanticLabel: Int, Sendable, CaseIterable {
+    case person = 0, animal = 1, food = 2, other = 4
+}
+
+/// The four inputs of the network, each side x side in [0, 1], channel-major.
+public struct Thumbnails: Sendable {
+    public var side: Int
+    public var foreground: [Float]       // 3 planes: the foreground box resized
+    public var foregroundMask: [Float]   // 1 plane
+    public var background: [Float]       // 3 planes: the whole frame resized
+    public var backgroundMask: [Float]   // 1 plane
+}
+
+/// S2CRNet loaded from a safetensors file written by training/export.py: predicts the colour
+/// curves that harmonise a frame's masked foreground with its background. Safe to call from
+/// several threads at once (each call borrows its own buffers).
+public final class HarmonizationModel: @unchecked Sendable {
+    public let path: String
+    public let variant: String           // plain | cascaded | semantic
+    public let pieces: Int
+    public let side: Int
+    public let boxPadding: Float
+    let mean: [Float], std: [Float]
+    let backbone: Backbone
+    let heads: [(background: Linear, foreground: Linear)]
+    let labelEmbedding: Linear?
+    private let pool = Mutex<[Scratch]>([])
+
+    public static let formatName = "harmonize-s2crnet"
+    public static let formatVersion = 1
+
+    public init(path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        self.path = path
+        let m = file.metadata
+        guard m["format"] == Self.formatName else {
+            throw EngineError(path, "not a harmonize model (metadata format is \(m["format"] ?? "missing"))")
+        }
+        guard let version = m["version"].flatMap(Int.init), version <= Self.formatVersion else {
+            throw EngineError(path, "model format version \(m["version"] ?? "missing") is newer than this engine reads (\(Self.formatVersion))")
+        }
+        func number(_ key: String) throws -> Double {
+            guard let v = m[key].flatMap(Double.init) else { throw EngineError(path, "metadata \(key) missing or not a number") }
+            return v
+        }
+        func triple(_ key: String) throws -> [Float] {
+            guard let data = m[key]?.data(using: .utf8), let list = try? JSONSerialization.jsonObject(with: data) as? [NSNumber],
+                  list.count == 3 else { throw EngineError(path, "metadata \(key) is not a list of 3 numbers") }
+            return list.map { $0.floatValue }
+        }
+        variant = m["variant"] ?? ""
+        guard ["plain", "cascaded", "semantic"].contains(variant) else { throw EngineError(path, "unknown model variant \(variant)") }
+        pieces = Int(try number("pieces"))
+        side = Int(try number("thumbnail"))
+        boxPadding = Float(try number("box_padding"))
+        guard (2...1024).contains(pieces), (32...1024).contains(side), (0...1).contains(boxPadding) else {
+            throw EngineError(path, "metadata out of range (pieces \(pieces), thumbnail \(side), box_padding \(boxPadding))")
+        }
+        mean = try triple("mean")
+        std = try triple("std")
+        guard std.allSatisfy({ $0 > 0 }) else { throw EngineError(path, "metadata std must be positive") }
+        backbone = try Backbone(file)
+        var fgFeatures = Backbone.features
+        if variant == "semantic" {
+            let dim = Int(try number("label_dim"))
+            labelEmbedding = try Linear(file, "label_embedding", inFeatures: 5, outFeatures: dim)
+            fgFeatures += dim
+        } else {
+            labelEmbedding = nil
+        }
+        let names = variant == "cascaded" ? ["head", "head2"] : ["head"]
+        let outputs = 3 * pieces, fgInputs = fgFeatures
+        heads = try names.map {
+            (try Linear(file, "\($0).fc_b", inFeatures: Backbone.features, outFeatures: outputs),
+             try Linear(file, "\($0).fc_f", inFeatures: fgInputs, outFeatures: outputs))
+        }
+    }
+
+    /// The thumbnails of a frame (nil when the mask is empty: nothing to harmonise).
+    public func thumbnails(image: ImageView, mask: MaskView) -> Thumbnails? {
+        precondition(image.width == mask.width && image.height == mask.height, "mask and image sizes differ")
+        guard let box = foregroundBox(mask, padding: boxPadding) else { return nil }
+        let whole = Box(x0: 0, y0: 0, x1: image.width, y1: image.height)
+        var t = Thumbnails(side: side, foreground: .init(repeating: 0, count: 3 * side * side),
+                           foregroundMask: .init(repeating: 0, count: side * side),
+                           background: .init(repeating: 0, count: 3 * side * side),
+                           backgroundMask: .init(repeating: 0, count: side * side))
+        let maskSample: (Int, Int, Int) -> Float = { x, y, _ in Float(mask.value(x, y)) * (1 / 255) }
+        resizeAntialiased(box: box, channels: 3, side: side, into: &t.foreground, sample: image.sample)
+        resizeAntialiased(box: box, channels: 1, side: side, into: &t.foregroundMask, sample: maskSample)
+        resizeAntialiased(box: whole, channels: 3, side: side, into: &t.background, sample: image.sample)
+        resizeAntialiased(box: whole, channels: 1, side: side, into: &t.backgroundMask, sample: maskSample)
+        return t
+    }
+
+    /// Curve parameters of each stage for a frame (one, or two for a cascade); nil for an empty mask.
+    public func predict(image: ImageView, mask: MaskView, label: SemanticLabel = .other) -> [CurveParameters]? {
+        thumbnails(image: image, mask: mask).map { predict($0, label: label) }
+    }
+
+    /// The single set of curves to render (a cascade's stages composed); nil for an empty mask.
+    public func curves(image: ImageView, mask: MaskView, label: SemanticLabel = .other, size: Int = 256) -> ToneCurves? {
+        predict(image: image, mask: mask, label: label).map { stages in
+            stages.reduce(ToneCurves.identity(size: size)) { $0.then($1) }
+        }
+    }
+
+    /// The network on prepared thumbnails.
+    public func predict(_ t: Thumbnails, label: SemanticLabel = .other) -> [CurveParameters] {
+        let scratch = pool.withLock { $0.popLast() } ?? backbone.scratch(batch: 2, side: side)
+        defer { pool.withLock { $0.append(scratch) } }
+        let plane = side * side
+        // norm(fg) * m and norm(bg) * (1 - m), batched.
+        var input = [Float](repeating: 0, count: 2 * 3 * plane)
+        masked(t.foreground, t.foregroundMask, inverted: false, into: &input, at: 0)
+        masked(t.background, t.backgroundMask, inverted: true, into: &input, at: 3 * plane)
+        var features = [Float](repeating: 0, count: 2 * Backbone.features)
+        backbone.forward(input, batch: 2, side: side, scratch: scratch, into: &features)
+        let bgFeatures = Array(features[Backbone.features...])
+        var fgFeatures = Array(features[..<Backbone.features])
+
+        var stages = [head(0, fg: fgFeatures, bg: bgFeatures, label: label)]
+        if heads.count > 1 {
+            // Stage 2 sees the foreground after stage 1's curves.
+            let p1 = stages[0]
+            var curved = t.foreground
+            for c in 0..<3 { for i in 0..<plane { curved[c * plane + i] = p1.evaluate(channel: c, curved[c * plane + i]) } }
+            var input2 = [Float](repeating: 0, count: 3 * plane)
+            masked(curved, t.foregroundMask, inverted: false, into: &input2, at: 0)
+            backbone.forward(input2, batch: 1, side: side, scratch: scratch, into: &fgFeatures)
+            stages.append(head(1, fg: fgFeatures, bg: bgFeatures, label: label))
+        }
+        return stages
+    }
+
+    private func masked(_ image: [Float], _ mask: [Float], inverted: Bool, into out: inout [Float], at offset: Int) {
+        let plane = side * side
+        for c in 0..<3 {
+            let m = mean[c], s = 1 / std[c]
+            for i in 0..<plane {
+                let a = inverted ? 1 - mask[i] : mask[i]
+                out[offset + c * plane + i] = (image[c * plane + i] - m) * s * a
+            }
+        }
+    }
+
+    private func head(_ index: Int, fg: [Float], bg: [Float], label: SemanticLabel) -> CurveParameters {
+        var fgInput = fg
+        if let labelEmbedding {
+            var onehot = [Float](repeating: 0, count: 5)
+            onehot[label.rawValue] = 1
+            var embedded = [Float](repeating: 0, count: labelEmbedding.outFeatures)
+            labelEmbedding.accumulate(onehot, into: &embedded)
+            fgInput += embedded
+        }
+        var raw = [Float](repeating: 0, count: 3 * pieces)
+        heads[index].background.accumulate(bg, into: &raw)
+        heads[index].foreground.accumulate(fgInput, into: &raw)
+        // Positive weights, as the reference: exp of the clamped raw output.
+        return CurveParameters(pieces: pieces, weights: raw.map { Float(exp(Double(min(max($0, -8), 8)))) })
+    }
+}

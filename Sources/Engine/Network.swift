@@ -1,0 +1,255 @@
+import COpenBLAS
+
+// The CNN of S2CRNet on OpenBLAS. Activations are laid out C x N x H x W (channel-major with the
+// batch inside), so the fg and bg thumbnails go through every convolution as one matrix product:
+// out[outC, N*H*W] = weight[outC, inC*k*k] x columns[inC*k*k, N*H*W].
+
+/// Buffers sized once for the largest layer: a forward pass allocates nothing. Used by one call at a
+/// time (the model lends them out from a pool).
+final class Scratch: @unchecked Sendable {
+    var a: [Float]
+    var b: [Float]
+    var squeeze: [Float]
+    var columns: [Float]
+    init(activation: Int, squeeze: Int, columns: Int) {
+        a = [Float](repeating: 0, count: activation)
+        b = [Float](repeating: 0, count: activation)
+        self.squeeze = [Float](repeating: 0, count: squeeze)
+        self.columns = [Float](repeating: 0, count: columns)
+    }
+}
+
+struct Shape {
+    var channels: Int
+    var batch: Int
+    var height: Int
+    var width: Int
+    var count: Int { channels * batch * height * width }
+    var plane: Int { height * width }
+}
+
+struct Conv2d {
+    let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
+    let weight: [Float]   // outC x (inC * k * k), PyTorch's layout flattened
+    let bias: [Float]
+
+    init(_ file: SafetensorsFile, _ name: String, inChannels: Int, outChannels: Int, kernel: Int,
+         stride: Int = 1, padding: Int = 0) throws {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        weight = try file.floats("\(name).weight", shape: [outChannels, inChannels, kernel, kernel])
+        bias = try file.floats("\(name).bias", shape: [outChannels])
+    }
+
+    func outputShape(_ s: Shape) -> Shape {
+        Shape(channels: outChannels, batch: s.batch,
+              height: (s.height + 2 * padding - kernel) / stride + 1, width: (s.width + 2 * padding - kernel) / stride + 1)
+    }
+
+    func columnCount(_ s: Shape) -> Int {
+        let o = outputShape(s)
+        return isPointwise ? 0 : inChannels * kernel * kernel * o.batch * o.plane
+    }
+
+    var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+
+    /// conv + bias + ReLU of `input` (shape `s`) into `output`.
+    func forward(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
+                 columns: UnsafeMutablePointer<Float>) -> Shape {
+        let o = outputShape(s)
+        let n = o.batch * o.plane
+        let k = inChannels * kernel * kernel
+        let b: UnsafePointer<Float>
+        if isPointwise {
+            b = input
+        } else {
+            im2col(input, s, o, columns)
+            b = UnsafePointer(columns)
+        }
+        weight.withUnsafeBufferPointer { w in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(n), Int32(k),
+                        1, w.baseAddress, Int32(k), b, Int32(n), 0, output, Int32(n))
+        }
+        for c in 0..<outChannels {
+            let row = output + c * n
+            let bc = bias[c]
+            for i in 0..<n { row[i] = max(row[i] + bc, 0) }
+        }
+        return o
+    }
+
+    private func im2col(_ input: UnsafePointer<Float>, _ s: Shape, _ o: Shape, _ col: UnsafeMutablePointer<Float>) {
+        let n = o.batch * o.plane
+        for c in 0..<inChannels {
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    let row = col + ((c * kernel + ky) * kernel + kx) * n
+                    for b in 0..<s.batch {
+                        let plane = input + (c * s.batch + b) * s.plane
+                        let dst = row + b * o.plane
+                        for oy in 0..<o.height {
+                            let iy = oy * stride - padding + ky
+                            let d = dst + oy * o.width
+                            if iy < 0 || iy >= s.height {
+                                d.update(repeating: 0, count: o.width)
+                                continue
+                            }
+                            let src = plane + iy * s.width
+                            for ox in 0..<o.width {
+                                let ix = ox * stride - padding + kx
+                                d[ox] = (ix >= 0 && ix < s.width) ? src[ix] : 0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SqueezeNet's Fire module: squeeze 1x1, then expand 1x1 and 3x3 written side by side (the concat).
+struct Fire {
+    let squeeze: Conv2d, expand1: Conv2d, expand3: Conv2d
+
+    init(_ file: SafetensorsFile, _ name: String, inChannels: Int, squeeze s: Int, expand e: Int) throws {
+        squeeze = try Conv2d(file, "\(name).squeeze", inChannels: inChannels, outChannels: s, kernel: 1)
+        expand1 = try Conv2d(file, "\(name).expand1x1", inChannels: s, outChannels: e, kernel: 1)
+        expand3 = try Conv2d(file, "\(name).expand3x3", inChannels: s, outChannels: e, kernel: 3, padding: 1)
+    }
+
+    var outChannels: Int { expand1.outChannels + expand3.outChannels }
+
+    func forward(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
+                 squeezed: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>) -> Shape {
+        let q = squeeze.forward(input, s, into: squeezed, columns: columns)
+        let o1 = expand1.forward(squeezed, q, into: output, columns: columns)
+        _ = expand3.forward(squeezed, q, into: output + o1.count, columns: columns)
+        return Shape(channels: outChannels, batch: s.batch, height: q.height, width: q.width)
+    }
+}
+
+/// 3x3 max pool, stride 2, ceil mode (windows may hang over the bottom/right edge), as torchvision.
+func maxPoolShape(_ s: Shape) -> Shape {
+    func out(_ n: Int) -> Int {
+        var o = (n - 3 + 1) / 2 + 1          // ceil((n - 3) / 2) + 1
+        if (o - 1) * 2 >= n { o -= 1 }        // the last window must start inside the input
+        return o
+    }
+    return Shape(channels: s.channels, batch: s.batch, height: out(s.height), width: out(s.width))
+}
+
+func maxPool(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>) -> Shape {
+    let o = maxPoolShape(s)
+    for p in 0..<(s.channels * s.batch) {
+        let src = input + p * s.plane
+        let dst = output + p * o.plane
+        for oy in 0..<o.height {
+            let y0 = oy * 2, y1 = min(y0 + 3, s.height)
+            for ox in 0..<o.width {
+                let x0 = ox * 2, x1 = min(x0 + 3, s.width)
+                var m = -Float.infinity
+                for y in y0..<y1 { for x in x0..<x1 { m = max(m, src[y * s.width + x]) } }
+                dst[oy * o.width + ox] = m
+            }
+        }
+    }
+    return o
+}
+
+/// SqueezeNet 1.1 features[:12] and a global average pool: thumbnails -> 512 features each.
+struct Backbone {
+    let conv: Conv2d
+    let fires: [Fire]
+    /// Max pools come after features.0 (conv), .4 and .7 (fires 1 and 3 in `fires`, 0-based).
+    static let poolAfterFire: Set<Int> = [1, 3]
+    static let features = 512
+
+    init(_ file: SafetensorsFile) throws {
+        conv = try Conv2d(file, "features.0", inChannels: 3, outChannels: 64, kernel: 3, stride: 2)
+        let spec: [(Int, Int, Int, Int)] = [(3, 64, 16, 64), (4, 128, 16, 64), (6, 128, 32, 128), (7, 256, 32, 128),
+                                            (9, 256, 48, 192), (10, 384, 48, 192), (11, 384, 64, 256)]
+        fires = try spec.map { try Fire(file, "features.\($0.0)", inChannels: $0.1, squeeze: $0.2, expand: $0.3) }
+    }
+
+    /// Buffer sizes for a batch of `batch` thumbnails of `side` x `side`.
+    func scratch(batch: Int, side: Int) -> Scratch {
+        var s = Shape(channels: 3, batch: batch, height: side, width: side)
+        var activation = s.count, squeeze = 0, columns = conv.columnCount(s)
+        s = conv.outputShape(s)
+        activation = max(activation, s.count)
+        s = maxPoolShape(s)
+        for (i, f) in fires.enumerated() {
+            let q = f.squeeze.outputShape(s)
+            squeeze = max(squeeze, q.count)
+            columns = max(columns, f.expand3.columnCount(q))
+            s = Shape(channels: f.outChannels, batch: batch, height: q.height, width: q.width)
+            activation = max(activation, s.count)
+            if Self.poolAfterFire.contains(i) { s = maxPoolShape(s) }
+        }
+        return Scratch(activation: activation, squeeze: squeeze, columns: columns)
+    }
+
+    /// `input`: batch x 3 x side x side (N C H W, as thumbnails are made). Writes batch x 512.
+    func forward(_ input: [Float], batch: Int, side: Int, scratch: Scratch, into features: inout [Float]) {
+        let s0 = Shape(channels: 3, batch: batch, height: side, width: side)
+        scratch.a.withUnsafeMutableBufferPointer { a in
+        scratch.b.withUnsafeMutableBufferPointer { b in
+        scratch.squeeze.withUnsafeMutableBufferPointer { q in
+        scratch.columns.withUnsafeMutableBufferPointer { col in
+            var (cur, other) = (a.baseAddress!, b.baseAddress!)
+            // N C H W -> C N H W
+            input.withUnsafeBufferPointer { x in
+                for n in 0..<batch { for c in 0..<3 {
+                    (cur + (c * batch + n) * s0.plane).update(from: x.baseAddress! + (n * 3 + c) * s0.plane, count: s0.plane)
+                } }
+            }
+            var s = conv.forward(cur, s0, into: other, columns: col.baseAddress!)
+            swap(&cur, &other)
+            s = maxPool(cur, s, into: other)
+            swap(&cur, &other)
+            for (i, f) in fires.enumerated() {
+                s = f.forward(cur, s, into: other, squeezed: q.baseAddress!, columns: col.baseAddress!)
+                swap(&cur, &other)
+                if Self.poolAfterFire.contains(i) {
+                    s = maxPool(cur, s, into: other)
+                    swap(&cur, &other)
+                }
+            }
+            // Global average pool, C N H W -> N x C.
+            let scale = 1 / Float(s.plane)
+            for c in 0..<s.channels {
+                for n in 0..<batch {
+                    let p = cur + (c * batch + n) * s.plane
+                    var sum: Float = 0
+                    for i in 0..<s.plane { sum += p[i] }
+                    features[n * s.channels + c] = sum * scale
+                }
+            }
+        }}}}
+    }
+}
+
+/// A fully connected layer y = W x + b.
+struct Linear {
+    let inFeatures: Int, outFeatures: Int
+    let weight: [Float], bias: [Float]
+
+    init(_ file: SafetensorsFile, _ name: String, inFeatures: Int, outFeatures: Int) throws {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        weight = try file.floats("\(name).weight", shape: [outFeatures, inFeatures])
+        bias = try file.floats("\(name).bias", shape: [outFeatures])
+    }
+
+    /// y += W x + b (accumulates, so two layers can sum into one output).
+    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        for i in 0..<outFeatures { y[i] += bias[i] }
+        weight.withUnsafeBufferPointer { w in
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, w.baseAddress,
+                        Int32(inFeatures), x, 1, 1, y, 1)
+        }
+    }
+}
