@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+@testable import Engine
+
+/// The weight loader treats files as untrusted: every malformed file is an EngineError, never a crash.
+@Suite struct LoaderTests {
+    let dir: URL = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("engine-loader-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    func file(_ bytes: [UInt8], _ name: String = "t.safetensors") -> String {
+        let path = dir.appendingPathComponent(name).path
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return path
+    }
+
+    /// A well-formed file from a header dictionary and data bytes.
+    func safetensors(_ header: String, data: [UInt8]) -> [UInt8] {
+        let h = Array(header.utf8)
+        var length = UInt64(h.count).littleEndian
+        return withUnsafeBytes(of: &length) { Array($0) } + h + data
+    }
+
+    func expectError(_ bytes: [UInt8], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let path = file(bytes)
+        do {
+            _ = try SafetensorsFile(path: path)
+            Issue.record("accepted a bad file (expected: \(fragment))", sourceLocation: sourceLocation)
+        } catch let e as EngineError {
+            #expect(e.description.contains(fragment), "\(e)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func goodFileReads() throws {
+        let bytes = safetensors(#"{"__metadata__":{"a":"b"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"h":{"dtype":"F16","shape":[1],"data_offsets":[8,10]},"g":{"dtype":"BF16","shape":[1],"data_offsets":[10,12]}}"#,
+                                data: [0, 0, 128, 63, 0, 0, 0, 64, 0, 60, 128, 63])
+        let f = try SafetensorsFile(path: file(bytes))
+        #expect(f.metadata == ["a": "b"])
+        #expect(try f.floats("x") == [1, 2])
+        #expect(try f.floats("h") == [1])
+        #expect(try f.floats("g") == [1])
+        #expect(throws: EngineError.self) { try f.floats("x", shape: [3]) }
+        #expect(throws: EngineError.self) { try f.floats("missing") }
+    }
+
+    @Test func malformedFilesAreErrors() {
+        expectError([], "too short")
+        expectError([1, 0, 0, 0], "too short")
+        expectError([255, 255, 255, 255, 255, 255, 255, 255, 123, 125], "header length")
+        expectError(safetensors("[1,2]", data: []), "not a JSON object")
+        expectError(safetensors("{not json", data: []), "not a JSON object")
+        expectError(safetensors(#"{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)), "unsupported dtype")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)), "8 bytes for shape [3]")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 4)), "outside")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: Array(repeating: 0, count: 8)), "outside")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: Array(repeating: 0, count: 4)), "not a non-negative integer")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, data: Array(repeating: 0, count: 4)), "not a non-negative integer")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}}"#, data: Array(repeating: 0, count: 4)), "larger than the file")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)), "overlap")
+        expectError(safetensors(#"{"x":{"dtype":"F32","shape":[1]}}"#, data: Array(repeating: 0, count: 4)), "needs shape and two data_offsets")
+        expectError(safetensors(#"{"__metadata__":{"a":1}}"#, data: []), "not a string")
+        expectError(safetensors(#"{"x":7}"#, data: []), "not an object")
+    }
+
+    @Test func truncatedModelFilesAreErrors() throws {
+        let good = try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/plain.safetensors"))
+        var rng = SystemRandomNumberGenerator()
+        for cut in [0, 7, 8, 100, good.count / 2, good.count - 1] + (0..<20).map({ _ in Int.random(in: 0..<good.count, using: &rng) }) {
+            let path = file(Array(good.prefix(cut)), "cut.safetensors")
+            #expect(throws: EngineError.self, "cut at \(cut)") { try HarmonizationModel(path: path) }
+        }
+        // Random byte flips in the header: an error or a valid file, never a crash.
+        let headerLength = Int(good.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        for _ in 0..<100 {
+            var bytes = [UInt8](good)
+            for _ in 0..<3 { bytes[8 + Int.random(in: 0..<headerLength, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            _ = try? HarmonizationModel(path: file(bytes, "flip.safetensors"))
+        }
+    }
+
+    @Test func modelMetadataIsChecked() throws {
+        let notModel = safetensors(#"{"__metadata__":{"format":"other"}}"#, data: [])
+        #expect(throws: EngineError.self) { try HarmonizationModel(path: file(notModel)) }
+        let newer = safetensors(#"{"__metadata__":{"format":"harmonize-s2crnet","version":"99"}}"#, data: [])
+        let e = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(newer)) }
+        #expect(e?.description.contains("newer") == true)
+        #expect(throws: EngineError.self) { try HarmonizationModel(path: file([1, 2, 3], "missing-dir/none")) }
+    }
+}
+
+@Suite struct CurveTests {
+    @Test func identityAndComposition() {
+        let id = CurveParameters.identity(pieces: 64)
+        for x in stride(from: Float(0), through: 1, by: 0.01) { #expect(abs(id.evaluate(channel: 1, x) - x) < 1e-6) }
+        // A curve that spends all its rise in the upper half (weights 1e-3 below, 1 above).
+        let w = (0..<64).map { $0 < 32 ? Float(1e-3) : 1 }
+        let steep = CurveParameters(pieces: 64, weights: w + w + w)
+        #expect(steep.evaluate(channel: 0, 0.5) < 0.01)
+        #expect(abs(steep.evaluate(channel: 0, 1) - 1) < 1e-6)
+        let sampled = ToneCurves(steep)
+        #expect(abs(sampled.value(channel: 2, at: 0.75) - steep.evaluate(channel: 2, 0.75)) < 1e-2)
+        // Composition equals applying one after the other.
+        let twice = ToneCurves(steep).then(steep)
+        for i in stride(from: 0, to: 256, by: 17) {
+            let x = Float(i) / 255
+            #expect(abs(twice.values[i] - steep.evaluate(channel: 0, steep.evaluate(channel: 0, x))) < 1e-5)
+        }
+        // Strength 0 is the identity, 1 the curve; interpolation is sample-wise.
+        #expect(sampled.strength(0) == ToneCurves.identity())
+        #expect(sampled.strength(1).values.elementsEqual(sampled.values) { abs($0 - $1) < 1e-7 })
+        #expect(ToneCurves.identity().resampled(1024).values[1023] == 1)
+    }
+
+    @Test func renderSixteenBitAndSoftMask() {
+        // 2x1 image, 16-bit: pixel 0 fully inside the mask, pixel 1 half inside.
+        let curves = ToneCurves(size: 2, values: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5])   // every value -> 0.5
+        var px: [UInt16] = [0, 65535, 1000, 65535, 0, 1000]
+        let mask: [UInt8] = [255, 128]
+        px.withUnsafeMutableBytes { p in
+            mask.withUnsafeBufferPointer { m in
+                CurveRenderer(curves: curves, bytesPerSample: 2).render(
+                    ImageView(width: 2, height: 1, channels: 3, bytesPerSample: 2, rowBytes: 12, data: p.baseAddress!),
+                    mask: MaskView(width: 2, height: 1, rowBytes: 2, data: m.baseAddress!))
+            }
+        }
+        #expect(Array(px[0..<3]) == [32768, 32768, 32768])
+        let a: Float = 128 / 255
+        for (i, v) in [65535, 0, 1000].enumerated() {
+            let want = 32768 * a + Float(v) * (1 - a)
+            #expect(abs(Float(px[3 + i]) - want) <= 1, "channel \(i): \(px[3 + i]) vs \(want)")
+        }
+    }
+}
