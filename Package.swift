@@ -35,6 +35,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Engine timings for `make bench`.
+        .executableTarget(name: "engine-bench", dependencies: ["Engine"]),
+
         .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe"]),
         // Fixtures come from training/make_fixtures.py (the PyTorch reference).
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),

@@ -2,6 +2,7 @@
 # Benchmarks, each printed as a ratio against a reference run in the same script on the same input.
 #   pipeline: harmonize --passthrough (decode -> RGB -> identity -> YUV -> libx264 veryfast crf 18)
 #             vs plain `ffmpeg -i same.mp4 -c:v libx264 -preset veryfast -crf 18` on a 1080p clip.
+#   engine:   inference and 4K render vs PyTorch (training/bench_reference.py), same threads.
 #   memory:   peak memory of the same pass-through on a clip three times as long (bounded pipeline:
 #             the ratio should stay near 1).
 set -euo pipefail
@@ -53,3 +54,20 @@ long="$work/clip-1080p-x3.mp4"
 read -r t m_long < <(measure "$bin" "$long" -o "$work/ours-long.mp4" --passthrough -y -q)
 printf '  peak memory, clip x3 (%d frames) / clip: %.0f / %.0f MiB = %.2f (bounded: near 1)\n' \
     "$((frames * 3))" "$(echo "$m_long / 1024" | bc -l)" "$(echo "$m_ours / 1024" | bc -l)" "$(echo "$m_long / $m_ours" | bc -l)"
+
+# ---- Engine: the network and the curve renderer vs the PyTorch reference (same model, same threads)
+python3 -c "import torch, safetensors" 2>/dev/null || pip install -q torch==2.13.0+cpu safetensors
+model=Tests/EngineTests/Fixtures/plain.safetensors   # seeded weights: the same arithmetic as trained ones
+threads=$(nproc)
+swift_out=$(OPENBLAS_NUM_THREADS=$threads "$(dirname "$bin")/engine-bench" "$model" 20)
+torch_out=$(cd training && python3 -W ignore bench_reference.py "../$model" "$threads" 20)
+get() { echo "$1" | awk -v k="$2" '$1 == k {print $2}'; }
+inf=$(get "$swift_out" inference_ms); tinf=$(get "$torch_out" torch_inference_ms)
+ren=$(get "$swift_out" render_4k_ms); tren=$(get "$torch_out" torch_render_4k_ms)
+echo
+echo "engine, $threads threads each"
+printf '  inference, 2 x 256x256 thumbnails: %.1f ms vs PyTorch %.1f ms, ratio %.2f (target <= 1.0)\n' \
+    "$inf" "$tinf" "$(echo "$inf / $tinf" | bc -l)"
+printf '  render 3840x2160: %.1f ms (%.0f Mpix/s) vs the reference loop over the 64 pieces %.0f ms: %.0fx faster (target >= 20x)\n' \
+    "$ren" "$(get "$swift_out" render_4k_mpix_per_s)" "$tren" "$(echo "$tren / $ren" | bc -l)"
+printf '  thumbnails from a 3840x2160 frame: %.1f ms\n' "$(get "$swift_out" thumbnails_4k_ms)"

@@ -1,0 +1,58 @@
+// Times the engine for `make bench`: the network on one frame's two thumbnails, thumbnail
+// preparation, and rendering curves into a 3840x2160 frame. Prints one "name value" line each
+// (milliseconds, medians); scripts/bench.sh sets them against the PyTorch reference.
+import Engine
+import Foundation
+
+func median(_ runs: Int, _ body: () -> Void) -> Double {
+    body()  // warm-up
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let t = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+    }
+    return times.sorted()[runs / 2]
+}
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    FileHandle.standardError.write(Data("usage: engine-bench MODEL.safetensors [runs]\n".utf8))
+    exit(2)
+}
+let runs = args.count > 2 ? Int(args[2]) ?? 20 : 20
+let model: HarmonizationModel
+do { model = try HarmonizationModel(path: args[1]) } catch {
+    FileHandle.standardError.write(Data("engine-bench: \(error)\n".utf8))
+    exit(1)
+}
+
+// A 3840x2160 frame with a gradient and an elliptical soft mask over a third of it.
+let (w, h) = (3840, 2160)
+var pixels = [UInt8](repeating: 0, count: w * h * 3)
+var mask = [UInt8](repeating: 0, count: w * h)
+for y in 0..<h {
+    for x in 0..<w {
+        let i = (y * w + x) * 3
+        pixels[i] = UInt8(x * 255 / w); pixels[i + 1] = UInt8(y * 255 / h); pixels[i + 2] = UInt8((x + y) % 256)
+        let dx = Double(x - w / 2) / Double(w / 3), dy = Double(y - h / 2) / Double(h / 3)
+        mask[y * w + x] = UInt8(max(0, min(255, (1 - (dx * dx + dy * dy)) * 1024)))
+    }
+}
+
+pixels.withUnsafeMutableBytes { px in
+    mask.withUnsafeBufferPointer { m in
+        let image = ImageView(width: w, height: h, channels: 3, bytesPerSample: 1, rowBytes: w * 3, data: px.baseAddress!)
+        let view = MaskView(width: w, height: h, rowBytes: w, data: m.baseAddress!)
+        let thumbs = model.thumbnails(image: image, mask: view)!
+        let inference = median(runs) { _ = model.predict(thumbs) }
+        let prepare = median(max(3, runs / 4)) { _ = model.thumbnails(image: image, mask: view) }
+        let curves = ToneCurves(model.predict(thumbs)[0])
+        let renderer = CurveRenderer(curves: curves, bytesPerSample: 1)
+        let render = median(runs) { renderer.render(image, mask: view) }
+        print("inference_ms \(inference)")
+        print("thumbnails_4k_ms \(prepare)")
+        print("render_4k_ms \(render)")
+        print("render_4k_mpix_per_s \(Double(w * h) / render / 1000)")
+    }
+}

@@ -1,0 +1,52 @@
+"""PyTorch side of `make bench`: the same model's CPU forward on two 256x256 thumbnails, and the
+reference way of applying curves to a 3840x2160 frame (the loop over the 64 pieces of the formula).
+Prints "name value" lines in milliseconds (medians)."""
+import sys
+import time
+
+import torch
+from safetensors.torch import load_file
+from safetensors import safe_open
+
+from model import ModelConfig, S2CRNet
+
+
+def median_ms(runs, fn):
+    fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return sorted(times)[runs // 2]
+
+
+def main():
+    path, threads = sys.argv[1], int(sys.argv[2])
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    torch.set_num_threads(threads)
+    with safe_open(path, "pt") as f:
+        variant = f.metadata()["variant"]
+    model = S2CRNet(ModelConfig(variant=variant)).eval()
+    model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
+    fg, bg = torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256)
+    m = torch.rand(1, 1, 256, 256)
+    with torch.inference_mode():
+        print("torch_inference_ms", median_ms(runs, lambda: model(fg, m, bg, m)))
+        # The formula as written: y = (K / sum p) * sum_i clamp(x - i/K, 0, 1/K) * p_i, at 4K.
+        img = torch.rand(1, 3, 2160, 3840)
+        mask = torch.rand(1, 1, 2160, 3840)
+        p = model(fg, m, bg, m)[0]
+        K = p.shape[-1]
+
+        def render():
+            y = torch.zeros_like(img)
+            for i in range(K):
+                y += (img - i / K).clamp(0, 1 / K) * p[:, :, i].view(1, 3, 1, 1)
+            y = y * (K / p.sum(-1).view(1, 3, 1, 1))
+            return y * mask + img * (1 - mask)
+        print("torch_render_4k_ms", median_ms(max(3, runs // 5), render))
+
+
+if __name__ == "__main__":
+    main()
