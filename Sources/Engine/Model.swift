@@ -114,25 +114,31 @@ public final class HarmonizationModel: @unchecked Sendable {
         let scratch = pool.withLock { $0.popLast() } ?? backbone.scratch(batch: 2, side: side)
         defer { pool.withLock { $0.append(scratch) } }
         let plane = side * side
-        // norm(fg) * m and norm(bg) * (1 - m), batched.
-        var input = [Float](repeating: 0, count: 2 * 3 * plane)
-        masked(t.foreground, t.foregroundMask, inverted: false, into: &input, at: 0)
-        masked(t.background, t.backgroundMask, inverted: true, into: &input, at: 3 * plane)
-        var features = [Float](repeating: 0, count: 2 * Backbone.features)
-        backbone.forward(input, batch: 2, side: side, scratch: scratch, into: &features)
-        let bgFeatures = Array(features[Backbone.features...])
-        var fgFeatures = Array(features[..<Backbone.features])
-
-        var stages = [head(0, fg: fgFeatures, bg: bgFeatures, label: label)]
+        let F = Backbone.features
+        // norm(fg) * m and norm(bg) * (1 - m), batched; all buffers come from the scratch.
+        masked(t.foreground, t.foregroundMask, inverted: false, into: &scratch.input, at: 0)
+        masked(t.background, t.backgroundMask, inverted: true, into: &scratch.input, at: 3 * plane)
+        scratch.input.withUnsafeBufferPointer { x in
+            scratch.features.withUnsafeMutableBufferPointer { f in
+                backbone.forward(x.baseAddress!, batch: 2, side: side, scratch: scratch, into: f.baseAddress!)
+            }
+        }
+        var stages = [head(0, fg: scratch.features[0..<F], bg: scratch.features[F..<(2 * F)], label: label)]
         if heads.count > 1 {
-            // Stage 2 sees the foreground after stage 1's curves.
+            // Stage 2 sees the foreground after stage 1's curves (features of the fg only, batch 1).
             let p1 = stages[0]
-            var curved = t.foreground
-            for c in 0..<3 { for i in 0..<plane { curved[c * plane + i] = p1.evaluate(channel: c, curved[c * plane + i]) } }
-            var input2 = [Float](repeating: 0, count: 3 * plane)
-            masked(curved, t.foregroundMask, inverted: false, into: &input2, at: 0)
-            backbone.forward(input2, batch: 1, side: side, scratch: scratch, into: &fgFeatures)
-            stages.append(head(1, fg: fgFeatures, bg: bgFeatures, label: label))
+            for c in 0..<3 {
+                for i in 0..<plane { scratch.thumbnail[c * plane + i] = p1.evaluate(channel: c, t.foreground[c * plane + i]) }
+            }
+            let curved = scratch.thumbnail
+            masked(curved, t.foregroundMask, inverted: false, into: &scratch.input, at: 0)
+            scratch.input.withUnsafeBufferPointer { x in
+                scratch.features.withUnsafeMutableBufferPointer { f in
+                    backbone.forward(x.baseAddress!, batch: 1, side: side, scratch: scratch, into: f.baseAddress!)
+                }
+            }
+            // The bg features sit at [F, 2F) still: the batch-1 pass wrote only [0, F).
+            stages.append(head(1, fg: scratch.features[0..<F], bg: scratch.features[F..<(2 * F)], label: label))
         }
         return stages
     }
@@ -148,8 +154,8 @@ public final class HarmonizationModel: @unchecked Sendable {
         }
     }
 
-    private func head(_ index: Int, fg: [Float], bg: [Float], label: SemanticLabel) -> CurveParameters {
-        var fgInput = fg
+    private func head(_ index: Int, fg: ArraySlice<Float>, bg: ArraySlice<Float>, label: SemanticLabel) -> CurveParameters {
+        var fgInput = Array(fg)
         if let labelEmbedding {
             var onehot = [Float](repeating: 0, count: 5)
             onehot[label.rawValue] = 1
@@ -158,7 +164,7 @@ public final class HarmonizationModel: @unchecked Sendable {
             fgInput += embedded
         }
         var raw = [Float](repeating: 0, count: 3 * pieces)
-        heads[index].background.accumulate(bg, into: &raw)
+        heads[index].background.accumulate(Array(bg), into: &raw)
         heads[index].foreground.accumulate(fgInput, into: &raw)
         // Positive weights, as the reference: exp of the clamped raw output.
         return CurveParameters(pieces: pieces, weights: raw.map { Float(exp(Double(min(max($0, -8), 8)))) })

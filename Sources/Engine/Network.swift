@@ -11,6 +11,10 @@ final class Scratch: @unchecked Sendable {
     var b: [Float]
     var squeeze: [Float]
     var columns: [Float]
+    /// The network's input (2 x 3 x side x side), its features (2 x 512) and a thumbnail plane set.
+    var input: [Float] = []
+    var features: [Float] = []
+    var thumbnail: [Float] = []
     init(activation: Int, squeeze: Int, columns: Int) {
         a = [Float](repeating: 0, count: activation)
         b = [Float](repeating: 0, count: activation)
@@ -189,11 +193,16 @@ struct Backbone {
             activation = max(activation, s.count)
             if Self.poolAfterFire.contains(i) { s = maxPoolShape(s) }
         }
-        return Scratch(activation: activation, squeeze: squeeze, columns: columns)
+        let scratch = Scratch(activation: activation, squeeze: squeeze, columns: columns)
+        scratch.input = [Float](repeating: 0, count: batch * 3 * side * side)
+        scratch.features = [Float](repeating: 0, count: batch * Self.features)
+        scratch.thumbnail = [Float](repeating: 0, count: 3 * side * side)
+        return scratch
     }
 
     /// `input`: batch x 3 x side x side (N C H W, as thumbnails are made). Writes batch x 512.
-    func forward(_ input: [Float], batch: Int, side: Int, scratch: Scratch, into features: inout [Float]) {
+    func forward(_ input: UnsafePointer<Float>, batch: Int, side: Int, scratch: Scratch,
+                 into features: UnsafeMutablePointer<Float>) {
         let s0 = Shape(channels: 3, batch: batch, height: side, width: side)
         scratch.a.withUnsafeMutableBufferPointer { a in
         scratch.b.withUnsafeMutableBufferPointer { b in
@@ -201,11 +210,9 @@ struct Backbone {
         scratch.columns.withUnsafeMutableBufferPointer { col in
             var (cur, other) = (a.baseAddress!, b.baseAddress!)
             // N C H W -> C N H W
-            input.withUnsafeBufferPointer { x in
-                for n in 0..<batch { for c in 0..<3 {
-                    (cur + (c * batch + n) * s0.plane).update(from: x.baseAddress! + (n * 3 + c) * s0.plane, count: s0.plane)
-                } }
-            }
+            for n in 0..<batch { for c in 0..<3 {
+                (cur + (c * batch + n) * s0.plane).update(from: input + (n * 3 + c) * s0.plane, count: s0.plane)
+            } }
             var s = conv.forward(cur, s0, into: other, columns: col.baseAddress!)
             swap(&cur, &other)
             s = maxPool(cur, s, into: other)

@@ -9,6 +9,8 @@ import Dispatch
 public struct CurveRenderer: Sendable {
     /// 8-bit: 256 floats per channel (the curve in 0...255 units, unrounded until the blend).
     private let table8: [Float]
+    /// 8-bit, rounded: for pixels the mask covers fully (no blend needed).
+    private let table8Rounded: [UInt8]
     /// 16-bit: 65536 entries per channel.
     private let table16: [UInt16]
     private let deep: Bool
@@ -26,9 +28,11 @@ public struct CurveRenderer: Sendable {
             }
             table16 = t
             table8 = []
+            table8Rounded = []
         } else {
             let c256 = curves.size == 256 ? curves : curves.resampled(256)
             table8 = c256.values.map { min(max($0, 0), 1) * 255 }
+            table8Rounded = table8.map { UInt8(min($0 + 0.5, 255)) }
             table16 = []
         }
     }
@@ -67,21 +71,48 @@ public struct CurveRenderer: Sendable {
             }
         } else {
             table8.withUnsafeBufferPointer { t in
+            table8Rounded.withUnsafeBufferPointer { r in
                 for y in y0..<y1 {
                     let m = mask.data + y * mask.rowBytes
                     let row = (image.data + y * image.rowBytes).assumingMemoryBound(to: UInt8.self)
-                    for x in x0..<x1 {
-                        let am = m[x]
-                        if am == 0 { continue }
-                        let a = Float(am) * (1 / 255)
-                        let p = row + x * ch
-                        for c in 0..<3 {
-                            let v = Float(p[c])
-                            let out = t[c * 256 + Int(p[c])] * a + v * (1 - a)
-                            p[c] = UInt8(min(out + 0.5, 255))
+                    var x = x0
+                    // 16 mask values at a time: runs outside the mask are skipped and runs fully
+                    // inside need no blend, which is most of a matte; edges take the blend below.
+                    while x + 16 <= x1 {
+                        let a16 = UnsafeRawPointer(m + x).loadUnaligned(as: SIMD16<UInt8>.self)
+                        if a16 == SIMD16(repeating: 0) { x += 16; continue }
+                        if a16 == SIMD16(repeating: 255) {
+                            let p = row + x * ch
+                            for i in 0..<16 {
+                                let q = p + i * ch
+                                q[0] = r[Int(q[0])]; q[1] = r[256 + Int(q[1])]; q[2] = r[512 + Int(q[2])]
+                            }
+                            x += 16
+                            continue
                         }
+                        blend(row, m, t, from: x, to: x + 16, channels: ch)
+                        x += 16
                     }
+                    blend(row, m, t, from: x, to: x1, channels: ch)
                 }
+            }
+            }
+        }
+    }
+
+    /// out = curve(v) * a + v * (1 - a) for the pixels in [from, to) of one row.
+    @inline(__always)
+    private func blend(_ row: UnsafeMutablePointer<UInt8>, _ m: UnsafePointer<UInt8>, _ t: UnsafeBufferPointer<Float>,
+                       from: Int, to: Int, channels ch: Int) {
+        for x in from..<to {
+            let am = m[x]
+            if am == 0 { continue }
+            let a = Float(am) * (1 / 255)
+            let p = row + x * ch
+            for c in 0..<3 {
+                let v = Float(p[c])
+                let out = t[c * 256 + Int(p[c])] * a + v * (1 - a)
+                p[c] = UInt8(min(out + 0.5, 255))
             }
         }
     }
