@@ -113,33 +113,73 @@ struct ResampleAxis {
     }
 }
 
-/// Resizes `box` of `channels` planes read by `sample(x, y, c)` to side x side, separably (rows
-/// first, which also keeps the intermediate small for 4K frames). Output: channels x side x side.
+/// Resizes `box` of `channels` planes to side x side, separably: each source row is loaded once as
+/// floats (`loadRow(y, dst)` writes the box's width of samples per channel, channel after channel),
+/// filtered horizontally, then the rows are combined vertically. Output: channels x side x side.
 func resizeAntialiased(box: Box, channels: Int, side: Int, into out: inout [Float],
-                       sample: (Int, Int, Int) -> Float) {
+                       loadRow: (Int, UnsafeMutablePointer<Float>) -> Void) {
     let ax = ResampleAxis(input: box.width, output: side)
     let ay = ResampleAxis(input: box.height, output: side)
     var rows = [Float](repeating: 0, count: channels * box.height * side)
-    for c in 0..<channels {
-        for y in 0..<box.height {
-            let base = (c * box.height + y) * side
-            for i in 0..<side {
-                var acc: Float = 0
-                let s = ax.start[i]
-                for (k, w) in ax.weights[i].enumerated() { acc += w * sample(box.x0 + s + k, box.y0 + y, c) }
-                rows[base + i] = acc
+    var line = [Float](repeating: 0, count: channels * box.width)
+    rows.withUnsafeMutableBufferPointer { rows in
+        line.withUnsafeMutableBufferPointer { line in
+            let src = line.baseAddress!
+            for y in 0..<box.height {
+                loadRow(box.y0 + y, src)
+                for c in 0..<channels {
+                    let plane = src + c * box.width
+                    let dst = rows.baseAddress! + (c * box.height + y) * side
+                    for i in 0..<side {
+                        let s = plane + ax.start[i]
+                        var acc: Float = 0
+                        ax.weights[i].withUnsafeBufferPointer { w in
+                            for k in 0..<w.count { acc += w[k] * s[k] }
+                        }
+                        dst[i] = acc
+                    }
+                }
+            }
+        }
+        out.withUnsafeMutableBufferPointer { out in
+            for c in 0..<channels {
+                for j in 0..<side {
+                    let dst = out.baseAddress! + (c * side + j) * side
+                    dst.update(repeating: 0, count: side)
+                    let s = ay.start[j]
+                    for (k, w) in ay.weights[j].enumerated() {
+                        let row = rows.baseAddress! + (c * box.height + s + k) * side
+                        for i in 0..<side { dst[i] += w * row[i] }
+                    }
+                }
             }
         }
     }
-    for c in 0..<channels {
-        for j in 0..<side {
-            let s = ay.start[j]
-            let ws = ay.weights[j]
-            for i in 0..<side {
-                var acc: Float = 0
-                for (k, w) in ws.enumerated() { acc += w * rows[(c * box.height + s + k) * side + i] }
-                out[(c * side + j) * side + i] = acc
+}
+
+extension ImageView {
+    /// Loads the samples of row `y`, columns [x0, x1), as floats in [0, 1], one channel after another.
+    func loadRow(_ y: Int, x0: Int, x1: Int, into dst: UnsafeMutablePointer<Float>) {
+        let w = x1 - x0
+        let p = data + y * rowBytes
+        if bytesPerSample == 1 {
+            let row = p.assumingMemoryBound(to: UInt8.self)
+            for x in 0..<w {
+                let q = row + (x0 + x) * channels
+                dst[x] = Float(q[0]) * (1 / 255); dst[w + x] = Float(q[1]) * (1 / 255); dst[2 * w + x] = Float(q[2]) * (1 / 255)
+            }
+        } else {
+            for x in 0..<w {
+                for c in 0..<3 { dst[c * w + x] = sample(x0 + x, y, c) }
             }
         }
+    }
+}
+
+extension MaskView {
+    /// Loads row `y`, columns [x0, x1), as floats in [0, 1].
+    func loadRow(_ y: Int, x0: Int, x1: Int, into dst: UnsafeMutablePointer<Float>) {
+        let row = data + y * rowBytes
+        for x in 0..<(x1 - x0) { dst[x] = Float(row[x0 + x]) * (1 / 255) }
     }
 }

@@ -89,11 +89,15 @@ public final class HarmonizationModel: @unchecked Sendable {
                            foregroundMask: .init(repeating: 0, count: side * side),
                            background: .init(repeating: 0, count: 3 * side * side),
                            backgroundMask: .init(repeating: 0, count: side * side))
-        let maskSample: (Int, Int, Int) -> Float = { x, y, _ in Float(mask.value(x, y)) * (1 / 255) }
-        resizeAntialiased(box: box, channels: 3, side: side, into: &t.foreground, sample: image.sample)
-        resizeAntialiased(box: box, channels: 1, side: side, into: &t.foregroundMask, sample: maskSample)
-        resizeAntialiased(box: whole, channels: 3, side: side, into: &t.background, sample: image.sample)
-        resizeAntialiased(box: whole, channels: 1, side: side, into: &t.backgroundMask, sample: maskSample)
+        for (b, img, msk) in [(box, \Thumbnails.foreground, \Thumbnails.foregroundMask),
+                              (whole, \Thumbnails.background, \Thumbnails.backgroundMask)] {
+            resizeAntialiased(box: b, channels: 3, side: side, into: &t[keyPath: img]) {
+                image.loadRow($0, x0: b.x0, x1: b.x1, into: $1)
+            }
+            resizeAntialiased(box: b, channels: 1, side: side, into: &t[keyPath: msk]) {
+                mask.loadRow($0, x0: b.x0, x1: b.x1, into: $1)
+            }
+        }
         return t
     }
 
