@@ -20,8 +20,6 @@ public struct ImageView: @unchecked Sendable {
         self.data = data
     }
 
-    var maxValue: Float { bytesPerSample == 1 ? 255 : 65535 }
-
     /// Sample `c` of pixel (x, y) in [0, 1].
     @inline(__always)
     func sample(_ x: Int, _ y: Int, _ c: Int) -> Float {
@@ -45,9 +43,6 @@ public struct MaskView: @unchecked Sendable {
         self.rowBytes = rowBytes
         self.data = data
     }
-
-    @inline(__always)
-    func value(_ x: Int, _ y: Int) -> UInt8 { data[y * rowBytes + x] }
 }
 
 /// A pixel rectangle, end-exclusive.
