@@ -1,0 +1,153 @@
+"""The training loop: synthetic composites in, curve heads and backbone trained from scratch.
+
+Loss on the 256x256 output: MSE over the whole image plus a foreground-normalised MSE (squared error
+over the mask / mask area), so small objects count. Adam with a linear warm-up and a cosine decay;
+an EMA of the weights is what gets shipped. Checkpoints every `ckpt_every` steps (resumable after any
+stop, including the RNG states), losses and validation to a CSV.
+
+    python3 train.py --run runs/base --steps 20000
+"""
+import argparse
+import copy
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+import data
+from model import ModelConfig, S2CRNet, harmonize
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 20000
+    batch: int = 16
+    lr: float = 3e-4
+    warmup: int = 500
+    weight_decay: float = 1e-4
+    fg_weight: float = 1.0          # weight of the foreground-normalised term
+    ema: float = 0.999
+    ckpt_every: int = 250
+    val_every: int = 500
+    val_samples: int = 128
+    threads: int = 2
+    seed: int = 0
+
+
+def losses(model, b):
+    ps = model(b["fg_img"], b["fg_mask"], b["bg_img"], b["bg_mask"])
+    out = b["bg_img"]
+    for p in ps:
+        out = harmonize(out, b["bg_mask"], p)
+    err = (out - b["real"]) ** 2
+    mse = err.mean()
+    area = b["bg_mask"].sum((1, 2, 3)).clamp(min=1)
+    fmse = ((err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()
+    return mse, fmse, out
+
+
+def learning_rate(cfg, step):
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+@torch.no_grad()
+def validate(model, val_batches):
+    """Mean MSE and fMSE in 0..255 units over the fixed validation set, and those of the composites."""
+    tot = {"mse": 0.0, "fmse": 0.0, "comp_mse": 0.0, "comp_fmse": 0.0}
+    for b in val_batches:
+        mse, fmse, _ = losses(model, b)
+        err = (b["bg_img"] - b["real"]) ** 2
+        area = b["bg_mask"].sum((1, 2, 3)).clamp(min=1)
+        tot["mse"] += float(mse) * 255 ** 2
+        tot["fmse"] += float(fmse) * 255 ** 2
+        tot["comp_mse"] += float(err.mean()) * 255 ** 2
+        tot["comp_fmse"] += float(((err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()) * 255 ** 2
+    return {k: v / len(val_batches) for k, v in tot.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default=os.path.join(data.HERE, "runs", "base"))
+    for f, v in asdict(TrainConfig()).items():
+        ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
+    args = ap.parse_args()
+    cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
+    torch.set_num_threads(cfg.threads)
+    os.makedirs(args.run, exist_ok=True)
+    ckpt_path = os.path.join(args.run, "last.pt")
+
+    model_cfg = ModelConfig()
+    model = S2CRNet(model_cfg)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, elapsed = 0, 0.0
+    torch.manual_seed(cfg.seed)
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed at step {step} ({elapsed / 3600:.2f} h so far)")
+
+    train_paths, val_paths = data.split(data.DataConfig())
+    source = data.Composites(train_paths, seed=cfg.seed * 1000003 + step)   # new draws after a resume
+    val_source = data.Composites(val_paths, seed=12345)                     # the same set every time
+    with torch.random.fork_rng():
+        torch.manual_seed(12345)
+        val_batches = [data.batch(val_source, 16) for _ in range(max(1, cfg.val_samples // 16))]
+
+    log_path = os.path.join(args.run, "log.csv")
+    new_log = not os.path.exists(log_path)
+    log = open(log_path, "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "hours", "lr", "loss", "mse", "fmse", "val_mse", "val_fmse", "val_comp_mse", "val_comp_fmse"])
+
+    def save():
+        tmp = ckpt_path + ".tmp"
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "elapsed": elapsed, "torch_rng": torch.get_rng_state(), "config": asdict(model_cfg),
+                    "train_config": asdict(cfg)}, tmp)
+        os.replace(tmp, ckpt_path)                 # a stop mid-save never corrupts the checkpoint
+
+    model.train()
+    while step < cfg.steps:
+        t0 = time.time()
+        b = data.batch(source, cfg.batch)
+        lr = learning_rate(cfg, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        mse, fmse, _ = losses(model, b)
+        loss = mse + cfg.fg_weight * fmse
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - cfg.ema)
+        step += 1
+        elapsed += time.time() - t0
+        row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss):.6f}", f"{float(mse) * 255 ** 2:.2f}",
+               f"{float(fmse) * 255 ** 2:.2f}", "", "", "", ""]
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            v = validate(ema, val_batches)
+            row[6:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
+            print(f"step {step} val mse {v['mse']:.1f} fmse {v['fmse']:.1f} (composites {v['comp_mse']:.1f} / {v['comp_fmse']:.1f})", flush=True)
+        writer.writerow(row)
+        log.flush()
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save()
+    save()
+
+
+if __name__ == "__main__":
+    main()
