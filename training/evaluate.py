@@ -1,0 +1,119 @@
+"""Scores folders of iHarmony4-style triplets (composite_images/NAME_K_J.jpg, masks/NAME_K.png,
+real_images/NAME.jpg) as iHarmony4 does: MSE, PSNR and fMSE at 256x256 (bilinear resize; fMSE is the
+squared error summed over the foreground / (3 x foreground area)), per image and mean, for the
+composite itself, a Reinhard Lab colour-transfer baseline and, given --model, the PyTorch model.
+
+    python3 evaluate.py ../../shared/data/iharmony4-samples --model ../models/harmonize.safetensors
+"""
+import argparse
+import math
+import os
+
+import torch
+from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import data
+from model import LABELS, ModelConfig, S2CRNet, harmonize, prepare_thumbnails
+
+
+def load(path, mode="RGB"):
+    im = Image.open(path).convert(mode)
+    t = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).float() / 255
+    return t.view(im.height, im.width, -1).permute(2, 0, 1)
+
+
+def at256(x):
+    """Bilinear resize to 256x256 in 0..255 units, as the benchmark's scripts do."""
+    pil = Image.frombytes("RGB" if x.shape[0] == 3 else "L", (x.shape[2], x.shape[1]),
+                          bytes((x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).flatten().tolist()))
+    pil = pil.resize((256, 256), Image.BILINEAR)
+    return torch.frombuffer(bytearray(pil.tobytes()), dtype=torch.uint8).float().view(256, 256, -1).permute(2, 0, 1)
+
+
+def scores(out, real, mask):
+    o, r, m = at256(out), at256(real), at256(mask) / 255
+    err = (o - r) ** 2
+    mse = float(err.mean())
+    fmse = float((err * m).sum() / (3 * m.sum().clamp(min=1)))
+    psnr = 10 * math.log10(255 ** 2 / max(mse, 1e-10))
+    return mse, psnr, fmse
+
+
+def reinhard(comp, mask):
+    """The foreground's Lab mean/std matched to the background's."""
+    lab = data.rgb_to_lab(comp)
+    fg, bg = mask.expand_as(lab), (1 - mask).expand_as(lab)
+    def stats(w):
+        n = w.sum((1, 2)).clamp(min=1)
+        mu = (lab * w).sum((1, 2)) / n
+        sd = (((lab - mu.view(3, 1, 1)) ** 2 * w).sum((1, 2)) / n).sqrt().clamp(min=1e-3)
+        return mu.view(3, 1, 1), sd.view(3, 1, 1)
+    (fm, fs), (bm, bs) = stats(fg), stats(bg)
+    out = data.lab_to_rgb((lab - fm) / fs * bs + bm)
+    return out * mask + comp * (1 - mask)
+
+
+def load_model(path):
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    cfg = ModelConfig(variant=meta["variant"], pieces=int(meta["pieces"]), thumbnail=int(meta["thumbnail"]),
+                      box_padding=float(meta["box_padding"]), label_dim=int(meta["label_dim"]))
+    model = S2CRNet(cfg).eval()
+    model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
+    return model
+
+
+@torch.no_grad()
+def run_model(model, comp, mask, label):
+    thumbs = prepare_thumbnails(comp.unsqueeze(0), mask.unsqueeze(0), model.cfg)
+    if thumbs is None:
+        return comp
+    lab = torch.tensor([LABELS.index(label)]) if label else None
+    out = comp.unsqueeze(0)
+    for p in model(*thumbs, label=lab):
+        out = harmonize(out, mask.unsqueeze(0), p)
+    return out[0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+")
+    ap.add_argument("--model", help="safetensors weights (training/export.py)")
+    args = ap.parse_args()
+    model = load_model(args.model) if args.model else None
+    methods = ["composite", "reinhard"] + (["model"] if model else [])
+    totals = {m: [0.0, 0.0, 0.0] for m in methods}
+    n = 0
+    print(f"{'image':24s}" + "".join(f"{m + ' MSE':>16s}{'fMSE':>9s}" for m in methods))
+    for folder in args.folders:
+        labels = {}
+        lp = os.path.join(folder, "labels.txt")
+        if os.path.exists(lp):
+            for line in open(lp):
+                parts = line.split()
+                if len(parts) >= 2:
+                    labels[parts[0]] = {"others": "other"}.get(parts[1], parts[1])
+        for name in sorted(os.listdir(os.path.join(folder, "composite_images"))):
+            stem = os.path.splitext(name)[0]
+            base, k, _ = stem.rsplit("_", 2)
+            comp = load(os.path.join(folder, "composite_images", name))
+            mask = load(os.path.join(folder, "masks", f"{base}_{k}.png"), "L")
+            real = load(os.path.join(folder, "real_images", f"{base}.jpg"))
+            outs = {"composite": comp, "reinhard": reinhard(comp, mask)}
+            if model:
+                outs["model"] = run_model(model, comp, mask, labels.get(name) if model.cfg.variant == "semantic" else None)
+            row = f"{name:24s}"
+            for m in methods:
+                mse, psnr, fmse = scores(outs[m], real, mask)
+                totals[m][0] += mse; totals[m][1] += psnr; totals[m][2] += fmse
+                row += f"{mse:16.1f}{fmse:9.1f}"
+            print(row)
+            n += 1
+    print(f"{'mean (' + str(n) + ' images)':24s}" + "".join(f"{t[0] / n:16.1f}{t[2] / n:9.1f}" for t in totals.values()))
+    print("mean PSNR: " + ", ".join(f"{m} {t[1] / n:.2f} dB" for m, t in totals.items()))
+
+
+if __name__ == "__main__":
+    main()
