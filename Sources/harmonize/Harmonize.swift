@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import VideoPipe
 
@@ -13,6 +14,10 @@ struct Harmonize: ParsableCommand {
         colour tags, rotation and audio are kept.
 
         Examples:
+          Harmonize a composite with its mask:
+            harmonize composite.png -m mask.png -o out.png
+          A clip with a still mask:
+            harmonize clip.mp4 -m mask.png -o out.mp4
           Decode and re-encode a clip (checks the I/O path):
             harmonize clip.mov -o out.mp4 --passthrough
           Folder in, folder out, same file names:
@@ -26,6 +31,18 @@ struct Harmonize: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Video file, image, folder, printf pattern, or - for stdout.")
     var output: String
+
+    @Option(name: .shortAndLong, help: "Mask: an image, grey = soft alpha (RGB masks use luma).")
+    var mask: String?
+
+    @Option(help: "Model weights (default: the shipped model, or $HARMONIZE_MODEL).")
+    var model: String?
+
+    @Option(help: "Foreground class for semantic models: person, animal, food, other.")
+    var label: String = "other"
+
+    @Option(help: "0 keeps the input, 1 applies the predicted curves fully.")
+    var strength: Float = 1
 
     @Flag(help: "Copy frames unchanged (checks the decode/encode path).")
     var passthrough = false
@@ -63,6 +80,8 @@ struct Harmonize: ParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
+        if !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
+        if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
     }
 
     func run() throws {
@@ -73,20 +92,39 @@ struct Harmonize: ParsableCommand {
         } catch let error as PipeError {
             FileHandle.standardError.write(Data("harmonize: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch let error as EngineError {
+            FileHandle.standardError.write(Data("harmonize: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 
-    private func transcode() throws {
-        guard passthrough else {
-            throw PipeError("", "no harmonization model is built into this version yet; use --passthrough to copy frames")
+    static let labels: [String: SemanticLabel] = ["person": .person, "animal": .animal, "food": .food, "other": .other]
+
+    /// The frame work: harmonization, or nothing for --passthrough.
+    private func processor(for info: StreamInfo) throws -> FrameProcessor {
+        if passthrough { return { _ in } }
+        guard let mask else {
+            throw PipeError(input, "no mask: give one with -m MASK (an image; white = foreground), or use --passthrough")
         }
+        guard let path = model ?? Harmonizer.defaultModelPath() else {
+            throw PipeError("", "no model found: pass --model FILE.safetensors or set HARMONIZE_MODEL (make train makes one)")
+        }
+        let still = try StillMask(path: mask, width: info.width, height: info.height)
+        if let note = still.note, !q { self.note(note) }
+        let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), mask: still,
+                                    label: Self.labels[label] ?? .other, strength: strength)
+        return { frame in harmonizer.process(frame) }
+    }
+
+    private func transcode() throws {
         try checkNotSameLocation(input: input, output: output)
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
         let source = try openSource(input, frameRate: rate)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
+        let process = try processor(for: source.info)
         let sink = try openSink(output, info: source.info, passthrough: source.passthrough, options: options)
-        let pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount) { _ in }
+        let pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount, process: process)
         let summary = try pipeline.run(source: source, sink: sink)
         if !q {
             for warning in summary.warnings { note(warning) }

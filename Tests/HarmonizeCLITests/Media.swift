@@ -30,12 +30,17 @@ final class Workspace {
     }
 
     /// Runs the harmonize binary.
-    func harmonize(_ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil) throws -> RunResult {
-        try run(harmonizeBinary, args, stdin: stdin, stdout: stdout)
+    func harmonize(_ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil,
+                   environment: [String: String] = [:]) throws -> RunResult {
+        try run(harmonizeBinary, args, stdin: stdin, stdout: stdout, environment: environment)
     }
 
-    func run(_ tool: String, _ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil) throws -> RunResult {
+    func run(_ tool: String, _ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil,
+             environment: [String: String] = [:]) throws -> RunResult {
         let p = Process()
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
         p.currentDirectoryURL = dir

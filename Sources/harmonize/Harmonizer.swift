@@ -1,0 +1,38 @@
+import Engine
+import Foundation
+import VideoPipe
+
+/// The per-frame work of `harmonize`: predict curves from the frame and its mask, render them
+/// inside the mask at native resolution. Called concurrently by the pipeline's workers.
+struct Harmonizer: Sendable {
+    let model: HarmonizationModel
+    let mask: StillMask
+    let label: SemanticLabel
+    let strength: Float
+
+    func process(_ frame: VideoFrame) {
+        let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
+                              bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
+        mask.alpha.withUnsafeBufferPointer { a in
+            let view = MaskView(width: mask.width, height: mask.height, rowBytes: mask.width, data: a.baseAddress!)
+            guard let curves = model.curves(image: image, mask: view, label: label) else { return }
+            CurveRenderer(curves: strength < 1 ? curves.strength(strength) : curves,
+                          bytesPerSample: image.bytesPerSample).render(image, mask: view)
+        }
+    }
+
+    /// The shipped weights: $HARMONIZE_MODEL, else models/harmonize.safetensors or
+    /// share/harmonize/harmonize.safetensors above the executable (build tree or install prefix).
+    static func defaultModelPath() -> String? {
+        if let env = ProcessInfo.processInfo.environment["HARMONIZE_MODEL"], !env.isEmpty { return env }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            for candidate in ["models/harmonize.safetensors", "share/harmonize/harmonize.safetensors"] {
+                let path = dir.appendingPathComponent(candidate).path
+                if FileManager.default.fileExists(atPath: path) { return path }
+            }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
