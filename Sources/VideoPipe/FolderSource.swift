@@ -15,7 +15,10 @@ public final class FolderSource: FrameSource {
         "png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "exr", "dpx", "tga", "ppm", "pgm", "pnm", "pam", "jxl",
     ]
 
-    public init(folder: String, frameRate: Rational = Rational(25, 1)) throws {
+    private let fit: (width: Int, height: Int, layout: PixelLayout)?
+
+    public init(folder: String, frameRate: Rational = Rational(25, 1), fit: (width: Int, height: Int, layout: PixelLayout)? = nil) throws {
+        self.fit = fit
         self.folder = folder
         let names: [String]
         do {
@@ -34,7 +37,7 @@ public final class FolderSource: FrameSource {
         files = images.sorted(by: naturalLess)
 
         // The first image sets the clip's size and pixel layout.
-        let first = try MediaReader(path: (folder as NSString).appendingPathComponent(files[0]), copyStreams: false)
+        let first = try MediaReader(path: (folder as NSString).appendingPathComponent(files[0]), copyStreams: false, fit: fit)
         var info = first.info
         info.timeBase = Rational(frameRate.den, frameRate.num)
         info.frameRate = frameRate

@@ -1,7 +1,48 @@
 import Foundation
 
-/// A still mask as an 8-bit alpha plane of a given size: grey images are the alpha itself, RGB ones
-/// give their luma (BT.601 weights). A mask of another size is scaled (bicubic) with a note.
+/// An 8-bit alpha plane from a frame: its own alpha channel (`useAlpha`), else the luma of its RGB
+/// (BT.601 weights), which for grey masks is the grey value itself.
+public func alphaPlane(of frame: VideoFrame, useAlpha: Bool = false) -> [UInt8] {
+    let (width, height, step) = (frame.width, frame.height, frame.layout.channels)
+    var alpha = [UInt8](repeating: 0, count: width * height)
+    let fromAlpha = useAlpha && frame.layout.hasAlpha
+    @inline(__always) func luma(_ r: UInt32, _ g: UInt32, _ b: UInt32) -> UInt32 { 77 * r + 150 * g + 29 * b }
+    for y in 0..<height {
+        if frame.layout.isDeep {
+            let row = frame.row16(y)
+            for x in 0..<width {
+                let p = x * step
+                let v: UInt32 = fromAlpha ? (UInt32(row[p + 3]) + 128) / 257
+                    : (luma(UInt32(row[p]), UInt32(row[p + 1]), UInt32(row[p + 2])) + 32896) / 65792
+                alpha[y * width + x] = UInt8(v)
+            }
+        } else {
+            let row = frame.row8(y)
+            for x in 0..<width {
+                let p = x * step
+                alpha[y * width + x] = fromAlpha ? row[p + 3]
+                    : UInt8((luma(UInt32(row[p]), UInt32(row[p + 1]), UInt32(row[p + 2])) + 128) >> 8)
+            }
+        }
+    }
+    return alpha
+}
+
+/// Opens a mask given as an image, clip, folder or pattern, delivering frames of `width` x `height`
+/// (scaled with a note when its size differs).
+func openMask(_ path: String, width: Int, height: Int) throws -> (source: FrameSource, note: String?) {
+    let probe = try openSource(path)
+    if probe.info.width == width && probe.info.height == height { return (probe, nil) }
+    let note = "\(path): mask is \(probe.info.width)x\(probe.info.height), scaled to \(width)x\(height)"
+    switch Endpoint(path) {
+    case .folder:
+        return (try FolderSource(folder: path, fit: (width, height, .rgb8)), note)
+    default:
+        return (try MediaReader(path: path, copyStreams: false, fit: (width, height, .rgb8)), note)
+    }
+}
+
+/// A still mask as an 8-bit alpha plane of a given size.
 public struct StillMask: Sendable {
     public let width: Int
     public let height: Int
@@ -9,34 +50,58 @@ public struct StillMask: Sendable {
     public let note: String?
 
     public init(path: String, width: Int, height: Int) throws {
-        let probe = try MediaReader(path: path, copyStreams: false)
-        let reader = probe.info.width == width && probe.info.height == height ? probe
-            : try MediaReader(path: path, copyStreams: false, fit: (width, height, .rgb8))
-        note = reader === probe ? nil : "\(path): mask is \(probe.info.width)x\(probe.info.height), scaled to \(width)x\(height)"
+        let (source, note) = try openMask(path, width: width, height: height)
         var first: VideoFrame?
-        while let item = try reader.next() {
+        while let item = try source.next() {
             if case .frame(let f) = item { first = f; break }
         }
         guard let frame = first else { throw PipeError(path, "no picture could be decoded from the mask") }
-        var alpha = [UInt8](repeating: 0, count: width * height)
-        let step = frame.layout.channels
-        for y in 0..<height {
-            if frame.layout.isDeep {
-                let row = frame.row16(y)
-                for x in 0..<width {
-                    let r = UInt32(row[x * step]), g = UInt32(row[x * step + 1]), b = UInt32(row[x * step + 2])
-                    alpha[y * width + x] = UInt8((77 * r + 150 * g + 29 * b + 128) >> 16)
-                }
-            } else {
-                let row = frame.row8(y)
-                for x in 0..<width {
-                    let r = UInt32(row[x * step]), g = UInt32(row[x * step + 1]), b = UInt32(row[x * step + 2])
-                    alpha[y * width + x] = UInt8((77 * r + 150 * g + 29 * b + 128) >> 8)
-                }
-            }
-        }
         self.width = width
         self.height = height
-        self.alpha = alpha
+        self.alpha = alphaPlane(of: frame)
+        self.note = note
+    }
+}
+
+/// The input's frames, each carrying the matching frame of a mask clip (by frame index) as its
+/// `matte`. A mask clip shorter than the input holds its last frame, with a warning.
+public final class MaskedSource: FrameSource {
+    private let base: FrameSource
+    private let mask: FrameSource
+    private let maskPath: String
+    private var last: [UInt8]?
+    private var maskEnded = false
+    private var notes: [String] = []
+
+    public init(base: FrameSource, maskPath: String) throws {
+        self.base = base
+        self.maskPath = maskPath
+        let (source, note) = try openMask(maskPath, width: base.info.width, height: base.info.height)
+        mask = source
+        if let note { notes.append(note) }
+    }
+
+    public var info: StreamInfo { base.info }
+    public var passthrough: [PassthroughStream] { base.passthrough }
+    public var warnings: [String] { notes + base.warnings + mask.warnings }
+
+    public func next() throws -> SourceItem? {
+        guard let item = try base.next() else { return nil }
+        guard case .frame(let frame) = item else { return item }
+        if !maskEnded {
+            var found: VideoFrame?
+            while let m = try mask.next() {
+                if case .frame(let f) = m { found = f; break }
+            }
+            if let found {
+                last = alphaPlane(of: found)
+            } else {
+                maskEnded = true
+                notes.append("\(maskPath): mask ends at frame \(frame.index); its last frame holds for the rest")
+            }
+        }
+        guard let last else { throw PipeError(maskPath, "no picture could be decoded from the mask") }
+        frame.matte = last
+        return .frame(frame)
     }
 }

@@ -57,6 +57,8 @@ public final class VideoFrame: @unchecked Sendable {
     public var index: Int
     /// File name the frame came from, for folder and pattern sources (keeps names on folder output).
     public var sourceName: String?
+    /// The frame's mask (8-bit alpha, width x height), when a mask clip goes with the input.
+    public var matte: [UInt8]?
 
     public init(width: Int, height: Int, layout: PixelLayout, pts: Int64 = 0, duration: Int64 = 0, index: Int = 0) {
         precondition(width > 0 && height > 0, "frame size must be positive")

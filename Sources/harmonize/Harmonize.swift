@@ -32,7 +32,7 @@ struct Harmonize: ParsableCommand {
     @Option(name: .shortAndLong, help: "Video file, image, folder, printf pattern, or - for stdout.")
     var output: String
 
-    @Option(name: .shortAndLong, help: "Mask: an image, grey = soft alpha (RGB masks use luma).")
+    @Option(name: .shortAndLong, help: "Mask: an image, clip, folder or pattern (frame by frame); grey = soft alpha, RGB uses luma. Default: the input's alpha channel.")
     var mask: String?
 
     @Option(help: "Model weights (default: the shipped model, or $HARMONIZE_MODEL).")
@@ -100,29 +100,41 @@ struct Harmonize: ParsableCommand {
 
     static let labels: [String: SemanticLabel] = ["person": .person, "animal": .animal, "food": .food, "other": .other]
 
-    /// The frame work: harmonization, or nothing for --passthrough.
-    private func processor(for info: StreamInfo) throws -> FrameProcessor {
-        if passthrough { return { _ in } }
-        guard let mask else {
-            throw PipeError(input, "no mask: give one with -m MASK (an image; white = foreground), or use --passthrough")
+    /// The frame work (harmonization, or nothing for --passthrough), and the source to read, which
+    /// carries each frame's mask when the mask is a clip.
+    private func plan(_ source: FrameSource) throws -> (FrameSource, FrameProcessor) {
+        if passthrough { return (source, { _ in }) }
+        let info = source.info
+        var source = source
+        let masks: Harmonizer.Masks
+        if let mask {
+            if case .image = Endpoint(mask) {
+                let still = try StillMask(path: mask, width: info.width, height: info.height)
+                if let note = still.note, !q { self.note(note) }
+                masks = .still(still)
+            } else {
+                source = try MaskedSource(base: source, maskPath: mask)
+                masks = .clip
+            }
+        } else if info.layout.hasAlpha {
+            masks = .alphaChannel
+        } else {
+            throw PipeError(input, "no mask: give one with -m MASK (an image, clip, folder or pattern; white = foreground), use an input with an alpha channel, or --passthrough")
         }
         guard let path = model ?? Harmonizer.defaultModelPath() else {
             throw PipeError("", "no model found: pass --model FILE.safetensors or set HARMONIZE_MODEL (make train makes one)")
         }
-        let still = try StillMask(path: mask, width: info.width, height: info.height)
-        if let note = still.note, !q { self.note(note) }
-        let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), mask: still,
+        let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), masks: masks,
                                     label: Self.labels[label] ?? .other, strength: strength)
-        return { frame in harmonizer.process(frame) }
+        return (source, { frame in harmonizer.process(frame) })
     }
 
     private func transcode() throws {
         try checkNotSameLocation(input: input, output: output)
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
-        let source = try openSource(input, frameRate: rate)
+        let (source, process) = try plan(try openSource(input, frameRate: rate))
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
-        let process = try processor(for: source.info)
         let sink = try openSink(output, info: source.info, passthrough: source.passthrough, options: options)
         let pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount, process: process)
         let summary = try pipeline.run(source: source, sink: sink)

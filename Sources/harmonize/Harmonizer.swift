@@ -5,16 +5,30 @@ import VideoPipe
 /// The per-frame work of `harmonize`: predict curves from the frame and its mask, render them
 /// inside the mask at native resolution. Called concurrently by the pipeline's workers.
 struct Harmonizer: Sendable {
+    /// Where each frame's mask comes from.
+    enum Masks: Sendable {
+        case still(StillMask)       // one image for every frame
+        case clip                   // a mask clip, attached to each frame by `MaskedSource`
+        case alphaChannel           // the input's own alpha
+    }
+
     let model: HarmonizationModel
-    let mask: StillMask
+    let masks: Masks
     let label: SemanticLabel
     let strength: Float
 
     func process(_ frame: VideoFrame) {
         let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
                               bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
-        mask.alpha.withUnsafeBufferPointer { a in
-            let view = MaskView(width: mask.width, height: mask.height, rowBytes: mask.width, data: a.baseAddress!)
+        let alpha: [UInt8]
+        switch masks {
+        case .still(let m): alpha = m.alpha
+        case .clip: alpha = frame.matte ?? []
+        case .alphaChannel: alpha = alphaPlane(of: frame, useAlpha: true)
+        }
+        guard alpha.count == frame.width * frame.height else { return }
+        alpha.withUnsafeBufferPointer { a in
+            let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
             guard let curves = model.curves(image: image, mask: view, label: label) else { return }
             CurveRenderer(curves: strength < 1 ? curves.strength(strength) : curves,
                           bytesPerSample: image.bytesPerSample).render(image, mask: view)

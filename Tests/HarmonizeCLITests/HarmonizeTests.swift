@@ -41,10 +41,57 @@ import Testing
         #expect(r.stderrText.contains("mask is 80x60, scaled to 160x120"))
         #expect(try ws.frameTimes(ws.path("out.mkv")) == ws.frameTimes(clip))
         let a = try ws.frames(clip, pixFmt: "rgb24"), b = try ws.frames(ws.path("out.mkv"), pixFmt: "rgb24")
-        #expect(a.count == b.count && a != b)
-        // The left quarter is outside the mask in every frame: untouched.
+        let differs = a != b
+        #expect(a.count == b.count && differs)
+        // The left half is outside the mask in every frame: untouched (but for the scaled soft edge).
+        let untouched = zip(a, b).allSatisfy { sameOutside($0, $1, w: 160, x0: 76, x1: 160) }   // the scaled mask softens its edge
+        #expect(untouched)
+    }
+
+    /// Columns outside [x0, x1) of every row are the same in both rgb24 frames of width `w`.
+    func sameOutside(_ a: [UInt8], _ b: [UInt8], w: Int, x0: Int, x1: Int) -> Bool {
+        let h = a.count / (3 * w)
+        for y in 0..<h { for x in 0..<w where x < x0 || x >= x1 {
+            let i = 3 * (y * w + x)
+            if a[i] != b[i] || a[i + 1] != b[i + 1] || a[i + 2] != b[i + 2] { return false }
+        } }
+        return true
+    }
+
+    @Test func maskClipFollowsTheFramesAndHoldsItsLastFrame() throws {
+        let ws = try Workspace()
+        // Mask frame n is a 40-pixel column at x = 40n; 4 mask frames for 6 input frames.
+        for n in 0..<4 {
+            try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120,drawbox=x=\(40 * n):y=0:w=40:h=ih:color=white:t=fill,format=gray",
+                           "-frames:v", "1", ws.path("m_\(n + 1).png")])
+        }
+        let clip = try ws.makeClip("in.mkv", size: "160x120", seconds: 0.24, codec: ["-c:v", "ffv1", "-pix_fmt", "bgr0"])
+        let r = try ws.harmonize([clip, "-m", ws.path("m_%d.png"), "-o", ws.path("out.mkv"), "--codec", "ffv1", "--model", Self.fixtureModel])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(r.stderrText.contains("mask ends at frame 4; its last frame holds"), "\(r.stderrText)")
+        let a = try ws.frames(clip, pixFmt: "rgb24"), b = try ws.frames(ws.path("out.mkv"), pixFmt: "rgb24")
+        #expect(a.count == 6 && b.count == 6)
+        for k in 0..<min(a.count, b.count) {
+            let x0 = min(k, 3) * 40
+            let untouchedOutside = sameOutside(a[k], b[k], w: 160, x0: x0, x1: x0 + 40), changed = a[k] != b[k]
+            #expect(untouchedOutside, "frame \(k) changed outside its mask")
+            #expect(changed, "frame \(k) unchanged")
+        }
+    }
+
+    @Test func inputAlphaIsTheMask() throws {
+        let ws = try Workspace()
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-vf", "format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*gte(X,48)'",
+                       "-frames:v", "2", ws.path("a_%d.png")])
+        let r = try ws.harmonize([ws.path("a_%d.png"), "-o", ws.path("o_%d.png"), "--model", Self.fixtureModel])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let a = try ws.frames(ws.path("a_%d.png"), pixFmt: "rgba"), b = try ws.frames(ws.path("o_%d.png"), pixFmt: "rgba")
+        #expect(a.count == 2 && b.count == 2)
         for (x, y) in zip(a, b) {
-            for row in 0..<120 { #expect(x[(row * 160 * 3)..<(row * 160 * 3 + 120)] == y[(row * 160 * 3)..<(row * 160 * 3 + 120)]) }
+            let changed = x != y
+            let leftKept = (0..<64).allSatisfy { x[($0 * 96 * 4)..<($0 * 96 * 4 + 48 * 4)] == y[($0 * 96 * 4)..<($0 * 96 * 4 + 48 * 4)] }
+            let alphaKept = stride(from: 3, to: x.count, by: 4).allSatisfy { x[$0] == y[$0] }
+            #expect(changed && leftKept && alphaKept)
         }
     }
 
