@@ -44,6 +44,12 @@ struct Harmonize: ParsableCommand {
     @Option(help: "0 keeps the input, 1 applies the predicted curves fully.")
     var strength: Float = 1
 
+    @Option(name: .customLong("curves-out"), help: "Write the curves of every frame as JSON lines (pts, parameters, applied 3x256 LUT).")
+    var curvesOut: String?
+
+    @Option(name: .customLong("lut-out"), help: "Write the applied curve as a 1D .cube LUT (a clip: the mean over its frames).")
+    var lutOut: String?
+
     @Flag(help: "Copy frames unchanged (checks the decode/encode path).")
     var passthrough = false
 
@@ -102,7 +108,7 @@ struct Harmonize: ParsableCommand {
 
     /// The frame work (harmonization, or nothing for --passthrough), and the source to read, which
     /// carries each frame's mask when the mask is a clip.
-    private func plan(_ source: FrameSource) throws -> (FrameSource, FrameProcessor) {
+    private func plan(_ source: FrameSource, export: CurveExport?) throws -> (FrameSource, FrameProcessor) {
         if passthrough { return (source, { _ in }) }
         let info = source.info
         var source = source
@@ -125,19 +131,33 @@ struct Harmonize: ParsableCommand {
             throw PipeError("", "no model found: pass --model FILE.safetensors or set HARMONIZE_MODEL (make train makes one)")
         }
         let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), masks: masks,
-                                    label: Self.labels[label] ?? .other, strength: strength)
+                                    label: Self.labels[label] ?? .other, strength: strength, export: export)
         return (source, { frame in harmonizer.process(frame) })
     }
 
     private func transcode() throws {
         try checkNotSameLocation(input: input, output: output)
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
-        let (source, process) = try plan(try openSource(input, frameRate: rate))
+        let opened = try openSource(input, frameRate: rate)
+        if passthrough && (curvesOut != nil || lutOut != nil) {
+            throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
+        }
+        let export = curvesOut == nil && lutOut == nil ? nil
+            : try CurveExport(jsonl: curvesOut, cube: lutOut, timeBase: opened.info.timeBase, overwrite: y)
+        let (source, process) = try plan(opened, export: export)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
         let sink = try openSink(output, info: source.info, passthrough: source.passthrough, options: options)
-        let pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount, process: process)
-        let summary = try pipeline.run(source: source, sink: sink)
+        var pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount, process: process)
+        if let export { pipeline.onFrameWritten = { export.written($0) } }
+        let summary: PipelineSummary
+        do {
+            summary = try pipeline.run(source: source, sink: sink)
+            try export?.finish()
+        } catch {
+            export?.abandon()
+            throw error
+        }
         if !q {
             for warning in summary.warnings { note(warning) }
             let target = output == "-" ? "stdout" : output

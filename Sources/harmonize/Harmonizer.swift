@@ -16,6 +16,7 @@ struct Harmonizer: Sendable {
     let masks: Masks
     let label: SemanticLabel
     let strength: Float
+    let export: CurveExport?
 
     func process(_ frame: VideoFrame) {
         let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
@@ -29,9 +30,14 @@ struct Harmonizer: Sendable {
         guard alpha.count == frame.width * frame.height else { return }
         alpha.withUnsafeBufferPointer { a in
             let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
-            guard let curves = model.curves(image: image, mask: view, label: label) else { return }
-            CurveRenderer(curves: strength < 1 ? curves.strength(strength) : curves,
-                          bytesPerSample: image.bytesPerSample).render(image, mask: view)
+            guard let stages = model.predict(image: image, mask: view, label: label) else {
+                export?.record(frame.index, .init(stages: [], applied: .identity()))
+                return
+            }
+            let curves = stages.reduce(ToneCurves.identity()) { $0.then($1) }
+            let applied = strength < 1 ? curves.strength(strength) : curves
+            CurveRenderer(curves: applied, bytesPerSample: image.bytesPerSample).render(image, mask: view)
+            export?.record(frame.index, .init(stages: stages, applied: applied))
         }
     }
 

@@ -95,6 +95,51 @@ import Testing
         }
     }
 
+    @Test func cubeLUTRoundTripsThroughFFmpegAndCurvesAreLogged() throws {
+        let ws = try Workspace()
+        try scene(ws)
+        let r = try ws.harmonize([ws.path("c.png"), "-m", ws.path("m.png"), "-o", ws.path("out.png"), "--model", Self.fixtureModel,
+                                  "--lut-out", ws.path("curve.cube"), "--curves-out", ws.path("curves.jsonl")])
+        #expect(r.status == 0, "\(r.stderrText)")
+        // FFmpeg's lut1d applies the .cube to the whole picture; inside the (fully on) mask it must
+        // match harmonize's own output.
+        try ws.ffmpeg(["-i", ws.path("c.png"), "-vf", "lut1d=file=\(ws.path("curve.cube"))", ws.path("viaffmpeg.png")])
+        let ours = try ws.frames(ws.path("out.png"), pixFmt: "rgb24")[0], theirs = try ws.frames(ws.path("viaffmpeg.png"), pixFmt: "rgb24")[0]
+        var worst = 0
+        for y in 0..<120 { for x in 84..<160 { for c in 0..<3 {
+            let i = 3 * (y * 160 + x) + c
+            worst = max(worst, abs(Int(ours[i]) - Int(theirs[i])))
+        } } }
+        #expect(worst <= 1, "lut1d differs from harmonize by up to \(worst) levels inside the mask")
+        let input = try ws.frames(ws.path("c.png"), pixFmt: "rgb24")[0]
+        #expect(input != theirs, "the LUT is not the identity")
+        let lines = try String(contentsOfFile: ws.path("curves.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        let json = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        let lut = json?["lut"] as? [[Double]], stages = json?["parameters"] as? [[[Double]]]
+        #expect(lut?.count == 3 && lut?[0].count == 256)
+        #expect(stages?.count == 2 && stages?[0].count == 3 && stages?[0][0].count == 64)
+    }
+
+    @Test func curvesOfAClipAreLoggedPerFrameInOrder() throws {
+        let ws = try Workspace()
+        try scene(ws)
+        let clip = try ws.makeClip("in.mkv", size: "160x120", seconds: 0.2, codec: ["-c:v", "ffv1", "-pix_fmt", "bgr0"])
+        let r = try ws.harmonize([clip, "-m", ws.path("m.png"), "-o", ws.path("out.mkv"), "--model", Self.fixtureModel,
+                                  "--curves-out", ws.path("c.jsonl"), "--lut-out", ws.path("mean.cube")])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let lines = try String(contentsOfFile: ws.path("c.jsonl"), encoding: .utf8).split(separator: "\n")
+        let times = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["time"] as? Double }
+        let expected = try ws.frameTimes(clip)
+        #expect(times.count == expected.count)
+        #expect(zip(times, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+        let cube = try String(contentsOfFile: ws.path("mean.cube"), encoding: .utf8)
+        #expect(cube.contains("LUT_1D_SIZE 256") && cube.split(separator: "\n").count == 5 + 256)
+        // Refused without -y, like every output.
+        let again = try ws.harmonize([clip, "-m", ws.path("m.png"), "-o", ws.path("out2.mkv"), "--model", Self.fixtureModel, "--lut-out", ws.path("mean.cube")])
+        #expect(again.status != 0 && again.stderrText.contains("mean.cube: already exists"))
+    }
+
     @Test func missingMaskOrModelAreOneLineErrors() throws {
         let ws = try Workspace()
         try scene(ws)
