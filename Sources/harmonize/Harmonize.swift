@@ -149,12 +149,21 @@ struct Harmonize: ParsableCommand {
                                     format: format, overwrite: y)
         let sink = try openSink(output, info: source.info, passthrough: source.passthrough, options: options)
         var pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount, process: process)
-        if let export { pipeline.onFrameWritten = { export.written($0) } }
+        let progress = !q && ProgressLine.enabled ? ProgressLine(total: source.info.expectedFrames) : nil
+        if export != nil || progress != nil {
+            pipeline.onFrameWritten = { frame in
+                export?.written(frame)
+                progress?.frameWritten()
+            }
+        }
+
         let summary: PipelineSummary
         do {
             summary = try pipeline.run(source: source, sink: sink)
+            progress?.end()
             try export?.finish()
         } catch {
+            progress?.end()
             export?.abandon()
             throw error
         }

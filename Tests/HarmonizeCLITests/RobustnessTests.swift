@@ -76,6 +76,21 @@ import Testing
         #expect(try ws.frameTimes(clip).count > 0, "the input survived")
     }
 
+    @Test func progressOnlyOnATerminal() throws {
+        let ws = try Workspace()
+        let clip = try ws.makeClip("in.mp4", seconds: 2)
+        // Not a terminal: the summary line only.
+        let plain = try ws.harmonize([clip, "-o", ws.path("a.mp4"), "--passthrough"])
+        #expect(plain.status == 0 && !plain.stderrText.contains("\r") && plain.stderrText.split(separator: "\n").count == 1)
+        // On a terminal (script(1) gives it one): a redrawn progress line, then the summary.
+        let command = "\(harmonizeBinary) \(clip) -o \(ws.path("b.mp4")) --passthrough --threads 1"
+        let tty = try ws.run("/usr/bin/script", ["-qec", command, "/dev/null"])
+        let text = String(decoding: tty.stdout, as: UTF8.self)
+        #expect(tty.status == 0, "\(text)")
+        #expect(text.contains("\rharmonize: [") && text.contains("frames in"), "\(text)")
+        #expect(try ws.harmonize([clip, "-o", ws.path("c.mp4"), "--passthrough", "-q"]).stderr.isEmpty)
+    }
+
     @Test func overwriteNeedsY() throws {
         let ws = try Workspace()
         let clip = try ws.makeClip("in.mkv", seconds: 0.5)
