@@ -106,7 +106,8 @@ public final class SceneCutDetector {
         var d: Float = 0
         for i in 0..<signature.count { d += abs(signature[i] - previous[i]) }
         let mean = recent.isEmpty ? 0 : recent.reduce(0, +) / Float(recent.count)
-        let cut = d >= floor && (recent.isEmpty || d > ratio * max(mean, 0.01))
+        // Without history (the first frames of a shot) only a large change counts.
+        let cut = recent.isEmpty ? d >= 4 * floor : d >= floor && d > ratio * max(mean, 0.01)
         if cut {
             recent.removeAll()          // the new shot's own motion sets the next threshold
         } else {
@@ -117,15 +118,22 @@ public final class SceneCutDetector {
     }
 }
 
-/// A frame's scene signature: a normalised colour histogram (8 levels per channel, 512 bins) of
-/// the background thumbnail, which the model prepares anyway.
+/// A frame's scene signature: a colour histogram (8 levels per channel, 512 bins, summing to 1) of
+/// the background thumbnail, which the model prepares anyway. Each channel is first divided by
+/// twice its mean, so exposure and white-balance drift within a shot moves little mass between
+/// bins while a change of content (a cut) moves most of it.
 public func sceneSignature(_ t: Thumbnails) -> [Float] {
     let plane = t.side * t.side
+    var gain = [Float](repeating: 1, count: 3)
+    for c in 0..<3 {
+        var sum: Float = 0
+        for i in 0..<plane { sum += t.background[c * plane + i] }
+        gain[c] = sum > 0 ? Float(plane) / (2 * sum) : 1
+    }
+    func level(_ c: Int, _ i: Int) -> Int { min(7, max(0, Int(t.background[c * plane + i] * gain[c] * 8))) }
     var bins = [Float](repeating: 0, count: 512)
     for i in 0..<plane {
-        let r = min(7, Int(t.background[i] * 8)), g = min(7, Int(t.background[plane + i] * 8))
-        let b = min(7, Int(t.background[2 * plane + i] * 8))
-        bins[(r * 8 + g) * 8 + b] += 1
+        bins[(level(0, i) * 8 + level(1, i)) * 8 + level(2, i)] += 1
     }
     let scale = 1 / Float(plane)
     return bins.map { $0 * scale }

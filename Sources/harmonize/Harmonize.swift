@@ -44,6 +44,12 @@ struct Harmonize: ParsableCommand {
     @Option(help: "0 keeps the input, 1 applies the predicted curves fully.")
     var strength: Float = 1
 
+    @Option(help: "Temporal smoothing of the curves, in seconds of window on each side (0: every frame on its own).")
+    var smoothing: Double = 0.25
+
+    @Option(name: .customLong("scene-threshold"), help: "Scene cut sensitivity: how many times the recent frame-to-frame change a cut must be (lower finds more cuts).")
+    var sceneThreshold: Float = 4
+
     @Option(name: .customLong("curves-out"), help: "Write the curves of every frame as JSON lines (pts, parameters, applied 3x256 LUT).")
     var curvesOut: String?
 
@@ -87,6 +93,8 @@ struct Harmonize: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
         if !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
+        if !(0...10).contains(smoothing) { throw ValidationError("--smoothing must be between 0 and 10 seconds") }
+        if !(sceneThreshold > 1) { throw ValidationError("--scene-threshold must be greater than 1") }
         if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
     }
 
@@ -108,8 +116,8 @@ struct Harmonize: ParsableCommand {
 
     /// The frame work (harmonization, or nothing for --passthrough), and the source to read, which
     /// carries each frame's mask when the mask is a clip.
-    private func plan(_ source: FrameSource, export: CurveExport?) throws -> (FrameSource, FrameProcessor) {
-        if passthrough { return (source, { _ in }) }
+    private func plan(_ source: FrameSource) throws -> (FrameSource, Harmonizer?) {
+        if passthrough { return (source, nil) }
         let info = source.info
         var source = source
         let masks: Harmonizer.Masks
@@ -131,8 +139,8 @@ struct Harmonize: ParsableCommand {
             throw PipeError("", "no model found: pass --model FILE.safetensors or set HARMONIZE_MODEL (make train makes one)")
         }
         let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), masks: masks,
-                                    label: Self.labels[label] ?? .other, strength: strength, export: export)
-        return (source, { frame in harmonizer.process(frame) })
+                                    label: Self.labels[label] ?? .other, strength: strength)
+        return (source, harmonizer)
     }
 
     private func transcode() throws {
@@ -144,18 +152,26 @@ struct Harmonize: ParsableCommand {
         }
         let export = curvesOut == nil && lutOut == nil ? nil
             : try CurveExport(jsonl: curvesOut, cube: lutOut, timeBase: opened.info.timeBase, overwrite: y)
-        let (source, process) = try plan(opened, export: export)
+        let (source, harmonizer) = try plan(opened)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
-        let sink = try openSink(output, info: source.info, passthrough: source.passthrough, options: options)
-        var pipeline = Pipeline(workers: threads ?? ProcessInfo.processInfo.activeProcessorCount, process: process)
-        let progress = !q && ProgressLine.enabled ? ProgressLine(total: source.info.expectedFrames) : nil
-        if export != nil || progress != nil {
-            pipeline.onFrameWritten = { frame in
-                export?.written(frame)
-                progress?.frameWritten()
-            }
+        let output = try openSink(self.output, info: source.info, passthrough: source.passthrough, options: options)
+        let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        var pipeline: Pipeline
+        var sink: FrameSink = output
+        var smoothingSink: SmoothingSink?
+        if let harmonizer {
+            let rate = source.info.frameRate.isValid ? source.info.frameRate.double : 25
+            let radius = Int((smoothing * rate).rounded())
+            let stage = SmoothingSink(sink: output, harmonizer: harmonizer, radius: radius, cutRatio: sceneThreshold, export: export)
+            pipeline = Pipeline(workers: workers) { stage.predict($0) }
+            sink = stage
+            smoothingSink = stage
+        } else {
+            pipeline = Pipeline(workers: workers) { _ in }
         }
+        let progress = !q && ProgressLine.enabled ? ProgressLine(total: source.info.expectedFrames) : nil
+        if let progress { pipeline.onFrameWritten = { _ in progress.frameWritten() } }
 
         let summary: PipelineSummary
         do {
@@ -169,10 +185,11 @@ struct Harmonize: ParsableCommand {
         }
         if !q {
             for warning in summary.warnings { note(warning) }
-            let target = output == "-" ? "stdout" : output
+            let target = self.output == "-" ? "stdout" : self.output
             let stop = summary.interrupted ? " (interrupted; output holds what was processed)" : ""
-            note(String(format: "%d frames in %.1f s (%.1f fps) -> %@%@", summary.frames, summary.seconds,
-                        summary.framesPerSecond, target, stop))
+            let shots = (smoothingSink?.shots ?? 0) > 1 ? ", \(smoothingSink!.shots) shots" : ""
+            note(String(format: "%d frames in %.1f s (%.1f fps) -> %@%@%@", summary.frames, summary.seconds,
+                        summary.framesPerSecond, target, shots, stop))
         }
     }
 

@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import VideoPipe
 
-/// The per-frame work of `harmonize`: predict curves from the frame and its mask, render them
-/// inside the mask at native resolution. Called concurrently by the pipeline's workers.
+/// The work of `harmonize` on a frame: predict curves from the frame and its mask (concurrently, on
+/// the pipeline's workers), then, in frame order, smooth them over time and render them inside the
+/// mask at native resolution (`SmoothingSink`).
 struct Harmonizer: Sendable {
     /// Where each frame's mask comes from.
     enum Masks: Sendable {
@@ -16,28 +17,45 @@ struct Harmonizer: Sendable {
     let masks: Masks
     let label: SemanticLabel
     let strength: Float
-    let export: CurveExport?
 
-    func process(_ frame: VideoFrame) {
+    /// What a worker finds for a frame, for the in-order stage that smooths and renders.
+    struct Prediction: Sendable {
+        let alpha: [UInt8]
+        /// nil when the mask is empty (nothing to harmonize in this frame).
+        let stages: [CurveParameters]?
+        let curves: ToneCurves
+        let signature: [Float]
+    }
+
+    /// Runs the network on a frame (on a worker thread); the pixels are not changed here.
+    func predict(_ frame: VideoFrame) -> Prediction {
         let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
                               bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
         let alpha: [UInt8]
         switch masks {
         case .still(let m): alpha = m.alpha
-        case .clip: alpha = frame.matte ?? []
+        case .clip: alpha = frame.matte ?? [UInt8](repeating: 0, count: frame.width * frame.height)
         case .alphaChannel: alpha = alphaPlane(of: frame, useAlpha: true)
         }
-        guard alpha.count == frame.width * frame.height else { return }
+        return alpha.withUnsafeBufferPointer { a in
+            let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
+            guard let thumbs = model.thumbnails(image: image, mask: view) else {
+                return Prediction(alpha: alpha, stages: nil, curves: .identity(), signature: [])
+            }
+            let stages = model.predict(thumbs, label: label)
+            let curves = stages.reduce(ToneCurves.identity()) { $0.then($1) }
+            return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves,
+                              signature: sceneSignature(thumbs))
+        }
+    }
+
+    /// Renders `curves` into the frame inside its mask (in the in-order stage).
+    func render(_ frame: VideoFrame, alpha: [UInt8], curves: ToneCurves) {
+        let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
+                              bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
         alpha.withUnsafeBufferPointer { a in
             let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
-            guard let stages = model.predict(image: image, mask: view, label: label) else {
-                export?.record(frame.index, .init(stages: [], applied: .identity()))
-                return
-            }
-            let curves = stages.reduce(ToneCurves.identity()) { $0.then($1) }
-            let applied = strength < 1 ? curves.strength(strength) : curves
-            CurveRenderer(curves: applied, bytesPerSample: image.bytesPerSample).render(image, mask: view)
-            export?.record(frame.index, .init(stages: stages, applied: applied))
+            CurveRenderer(curves: curves, bytesPerSample: image.bytesPerSample).render(image, mask: view)
         }
     }
 

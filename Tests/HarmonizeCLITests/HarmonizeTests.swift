@@ -140,6 +140,41 @@ import Testing
         #expect(again.status != 0 && again.stderrText.contains("mean.cube: already exists"))
     }
 
+    /// Wiring of the temporal stage: both settings keep every frame, the exposure jitter is not
+    /// taken for cuts while the real cut is, and no curve crosses the cut. (That smoothing removes
+    /// jitter is proven on curve sequences in TemporalTests: the seeded fixture model's curves barely
+    /// react to its input, so they cannot show it here.)
+    @Test func temporalStageFindsTheCutAndDoesNotBleed() throws {
+        let ws = try Workspace()
+        try scene(ws)
+        // A scene whose exposure jitters from frame to frame (so do the per-frame predictions), cut
+        // to another scene.
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25,eq=eval=frame:brightness=0.06*sin(n*2.7)", "-f", "lavfi",
+                       "-i", "smptebars=size=160x120:rate=25,eq=eval=frame:brightness=0.06*sin(n*2.7)",
+                       "-filter_complex", "[0:v]trim=end_frame=16,setpts=PTS-STARTPTS[a];[1:v]trim=end_frame=8,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
+                       "-map", "[v]", "-c:v", "ffv1", "-pix_fmt", "bgr0", ws.path("in.mkv")])
+        func lut(_ file: String, _ frame: Int) throws -> [[Double]] {
+            let line = try String(contentsOfFile: ws.path(file), encoding: .utf8).split(separator: "\n")[frame]
+            return (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["lut"] as? [[Double]] ?? []
+        }
+        for smoothing in ["0", "0.2"] {
+            let r = try ws.harmonize([ws.path("in.mkv"), "-m", ws.path("m.png"), "-o", ws.path("out\(smoothing).mkv"), "--codec", "ffv1",
+                                      "--model", Self.fixtureModel, "--smoothing", smoothing, "--curves-out", ws.path("c\(smoothing).jsonl")])
+            #expect(r.status == 0, "\(r.stderrText)")
+            #expect(r.stderrText.contains("2 shots"), "\(r.stderrText)")
+            #expect(try ws.frameTimes(ws.path("out\(smoothing).mkv")).count == 24)
+        }
+        let perFrame = try (16..<24).map { try lut("c0.jsonl", $0) }
+        let smoothedFirst = try lut("c0.2.jsonl", 16)
+        // No bleed: the smoothed curve of the first frame after the cut is an average of the new
+        // shot's per-frame curves only, so it lies within their range, sample by sample.
+        for c in 0..<3 { for i in stride(from: 0, to: 256, by: 15) {
+            let values = perFrame.map { $0[c][i] }
+            let v = smoothedFirst[c][i]
+            #expect(v >= values.min()! - 1e-5 && v <= values.max()! + 1e-5)
+        } }
+    }
+
     @Test func missingMaskOrModelAreOneLineErrors() throws {
         let ws = try Workspace()
         try scene(ws)
