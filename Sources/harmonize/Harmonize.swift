@@ -50,6 +50,9 @@ struct Harmonize: ParsableCommand {
     @Option(name: .customLong("scene-threshold"), help: "Scene cut sensitivity: how many times the recent frame-to-frame change a cut must be (lower finds more cuts).")
     var sceneThreshold: Float = 4
 
+    @Flag(name: .customLong("side-by-side"), help: "Write input | output next to each other (twice the width), for review.")
+    var sideBySide = false
+
     @Option(name: .customLong("curves-out"), help: "Write the curves of every frame as JSON lines (pts, parameters, applied 3x256 LUT).")
     var curvesOut: String?
 
@@ -155,7 +158,10 @@ struct Harmonize: ParsableCommand {
         let (source, harmonizer) = try plan(opened)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
-        let output = try openSink(self.output, info: source.info, passthrough: source.passthrough, options: options)
+        if passthrough && sideBySide { throw PipeError("", "--side-by-side shows harmonization (not --passthrough)") }
+        var outputInfo = source.info
+        if sideBySide { outputInfo.width *= 2 }
+        let output = try openSink(self.output, info: outputInfo, passthrough: source.passthrough, options: options)
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         var pipeline: Pipeline
         var sink: FrameSink = output
@@ -163,7 +169,8 @@ struct Harmonize: ParsableCommand {
         if let harmonizer {
             let rate = source.info.frameRate.isValid ? source.info.frameRate.double : 25
             let radius = Int((smoothing * rate).rounded())
-            let stage = SmoothingSink(sink: output, harmonizer: harmonizer, radius: radius, cutRatio: sceneThreshold, export: export)
+            let stage = SmoothingSink(sink: output, harmonizer: harmonizer, radius: radius, cutRatio: sceneThreshold,
+                                      export: export, sideBySide: sideBySide)
             pipeline = Pipeline(workers: workers) { stage.predict($0) }
             sink = stage
             smoothingSink = stage

@@ -18,8 +18,12 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// Shots found (1 + cuts), for the summary.
     private(set) var shots = 0
 
-    init(sink: FrameSink, harmonizer: Harmonizer, radius: Int, cutRatio: Float, export: CurveExport?) {
+    /// Write input | output side by side (frames twice as wide), for review.
+    private let sideBySide: Bool
+
+    init(sink: FrameSink, harmonizer: Harmonizer, radius: Int, cutRatio: Float, export: CurveExport?, sideBySide: Bool = false) {
         self.sink = sink
+        self.sideBySide = sideBySide
         self.harmonizer = harmonizer
         self.smoother = TemporalSmoother(radius: radius, detector: SceneCutDetector(ratio: cutRatio))
         self.export = export
@@ -55,13 +59,35 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
 
     func abort() { sink.abort() }
 
+    /// A frame twice as wide with `frame` (the input, before rendering) in its left half.
+    static func doubleWidth(_ frame: VideoFrame) -> VideoFrame {
+        let pair = VideoFrame(width: 2 * frame.width, height: frame.height, layout: frame.layout, pts: frame.pts,
+                              duration: frame.duration, index: frame.index)
+        pair.sourceName = frame.sourceName
+        copy(frame, into: pair, at: 0)
+        return pair
+    }
+
+    static func copy(_ frame: VideoFrame, into pair: VideoFrame, at x: Int) {
+        let bytes = frame.width * frame.layout.bytesPerPixel
+        for y in 0..<frame.height {
+            (pair.data + y * pair.rowBytes + x * frame.layout.bytesPerPixel).copyMemory(from: frame.data + y * frame.rowBytes, byteCount: bytes)
+        }
+    }
+
     private func emit(_ ready: [TemporalSmoother<(VideoFrame, Harmonizer.Prediction)>.Output]) throws {
         for out in ready {
             let (frame, p) = out.payload
             shots = max(shots, out.shot + 1)
+            let pair = sideBySide ? SmoothingSink.doubleWidth(frame) : nil
             if p.stages != nil { harmonizer.render(frame, alpha: p.alpha, curves: out.curves) }
             export?.record(frame.index, .init(stages: p.stages ?? [], applied: p.stages == nil ? .identity() : out.curves))
-            try sink.write(frame)
+            if let pair {
+                SmoothingSink.copy(frame, into: pair, at: frame.width)
+                try sink.write(pair)
+            } else {
+                try sink.write(frame)
+            }
             export?.written(frame)
         }
     }

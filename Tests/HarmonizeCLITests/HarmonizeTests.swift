@@ -175,6 +175,22 @@ import Testing
         } }
     }
 
+    @Test func sideBySideShowsInputAndOutput() throws {
+        let ws = try Workspace()
+        try scene(ws)
+        var r = try ws.harmonize([ws.path("c.png"), "-m", ws.path("m.png"), "-o", ws.path("out.png"), "--model", Self.fixtureModel])
+        #expect(r.status == 0, "\(r.stderrText)")
+        r = try ws.harmonize([ws.path("c.png"), "-m", ws.path("m.png"), "-o", ws.path("pair.png"), "--model", Self.fixtureModel, "--side-by-side"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(try ws.size(ws.path("pair.png")) == (320, 120))
+        let input = try ws.frames(ws.path("c.png"), pixFmt: "rgb24")[0], output = try ws.frames(ws.path("out.png"), pixFmt: "rgb24")[0]
+        let pair = try ws.frames(ws.path("pair.png"), pixFmt: "rgb24")[0]
+        let left = (0..<120).flatMap { pair[($0 * 960)..<($0 * 960 + 480)] }
+        let right = (0..<120).flatMap { pair[($0 * 960 + 480)..<($0 * 960 + 960)] }
+        let same = left == input && right == output
+        #expect(same)
+    }
+
     @Test func missingMaskOrModelAreOneLineErrors() throws {
         let ws = try Workspace()
         try scene(ws)
