@@ -71,6 +71,11 @@ public struct ToneCurves: Sendable, Equatable {
         self = ToneCurves.identity(size: size).then(p)
     }
 
+    /// A cascade's stages applied one after the other, sampled: the single curve set to render.
+    public init(composing stages: [CurveParameters], size: Int = 256) {
+        self = stages.reduce(ToneCurves.identity(size: size)) { $0.then($1) }
+    }
+
     /// These curves followed by `p` (a cascade's second stage acts on the first one's output).
     public func then(_ p: CurveParameters) -> ToneCurves {
         let cum = p.cumulative()

@@ -108,9 +108,7 @@ public final class HarmonizationModel: @unchecked Sendable {
 
     /// The single set of curves to render (a cascade's stages composed); nil for an empty mask.
     public func curves(image: ImageView, mask: MaskView, label: SemanticLabel = .other, size: Int = 256) -> ToneCurves? {
-        predict(image: image, mask: mask, label: label).map { stages in
-            stages.reduce(ToneCurves.identity(size: size)) { $0.then($1) }
-        }
+        predict(image: image, mask: mask, label: label).map { ToneCurves(composing: $0, size: size) }
     }
 
     /// The network on prepared thumbnails.

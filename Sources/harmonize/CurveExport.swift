@@ -1,19 +1,16 @@
 import Engine
 import Foundation
-import Synchronization
 import VideoPipe
 
 /// The curves applied to each frame, for other tools: a JSON line per frame (--curves-out) and a 1D
-/// .cube LUT (--lut-out: the curve of a still, the mean applied curve of a clip). Workers record
-/// out of order; lines are written in frame order as the sink writes the frames, so at most the
-/// frames in flight are held here.
+/// .cube LUT (--lut-out: the curve of a still, the mean applied curve of a clip). Called by the
+/// in-order stage as each frame is written, so lines come in frame order and nothing is held.
 final class CurveExport: @unchecked Sendable {
     struct Record {
         let stages: [CurveParameters]
         let applied: ToneCurves
     }
 
-    private let pending = Mutex<[Int: Record]>([:])
     private var jsonl: FileHandle?
     private let jsonlPath: String?
     private let cubePath: String?
@@ -40,14 +37,8 @@ final class CurveExport: @unchecked Sendable {
         }
     }
 
-    /// From a worker: the curves used for frame `index` (identity when the mask was empty).
-    func record(_ index: Int, _ record: Record) {
-        pending.withLock { $0[index] = record }
-    }
-
-    /// From the sink thread, in frame order.
-    func written(_ frame: VideoFrame) {
-        guard let r = pending.withLock({ $0.removeValue(forKey: frame.index) }) else { return }
+    /// A frame was written with these curves (identity when its mask was empty); in frame order.
+    func written(_ frame: VideoFrame, _ r: Record) {
         let lut = r.applied.size == 256 ? r.applied : r.applied.resampled(256)
         for i in 0..<(3 * 256) { sum[i] += Double(lut.values[i]) }
         count += 1

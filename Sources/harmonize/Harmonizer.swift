@@ -27,10 +27,15 @@ struct Harmonizer: Sendable {
         let signature: [Float]
     }
 
+    /// The engine's view of a pipeline frame (same pixels, no copy).
+    private static func view(_ frame: VideoFrame) -> ImageView {
+        ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
+                  bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
+    }
+
     /// Runs the network on a frame (on a worker thread); the pixels are not changed here.
     func predict(_ frame: VideoFrame) -> Prediction {
-        let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
-                              bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
+        let image = Self.view(frame)
         let alpha: [UInt8]
         switch masks {
         case .still(let m): alpha = m.alpha
@@ -43,7 +48,7 @@ struct Harmonizer: Sendable {
                 return Prediction(alpha: alpha, stages: nil, curves: .identity(), signature: [])
             }
             let stages = model.predict(thumbs, label: label)
-            let curves = stages.reduce(ToneCurves.identity()) { $0.then($1) }
+            let curves = ToneCurves(composing: stages)
             return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves,
                               signature: sceneSignature(thumbs))
         }
@@ -51,8 +56,7 @@ struct Harmonizer: Sendable {
 
     /// Renders `curves` into the frame inside its mask (in the in-order stage).
     func render(_ frame: VideoFrame, alpha: [UInt8], curves: ToneCurves) {
-        let image = ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
-                              bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
+        let image = Self.view(frame)
         alpha.withUnsafeBufferPointer { a in
             let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
             CurveRenderer(curves: curves, bytesPerSample: image.bytesPerSample).render(image, mask: view)

@@ -81,14 +81,13 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
             shots = max(shots, out.shot + 1)
             let pair = sideBySide ? SmoothingSink.doubleWidth(frame) : nil
             if p.stages != nil { harmonizer.render(frame, alpha: p.alpha, curves: out.curves) }
-            export?.record(frame.index, .init(stages: p.stages ?? [], applied: p.stages == nil ? .identity() : out.curves))
             if let pair {
                 SmoothingSink.copy(frame, into: pair, at: frame.width)
                 try sink.write(pair)
             } else {
                 try sink.write(frame)
             }
-            export?.written(frame)
+            export?.written(frame, .init(stages: p.stages ?? [], applied: p.stages == nil ? .identity() : out.curves))
         }
     }
 }
