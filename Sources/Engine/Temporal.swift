@@ -33,7 +33,13 @@ public final class TemporalSmoother<Payload> {
 
     /// Adds the next frame's curves and scene signature; returns the frames now ready, in order.
     public func push(_ curves: ToneCurves, signature: [Float], payload: Payload) -> [Output] {
-        if detector.isCut(signature) { shot += 1 }
+        push(curves, cut: detector.isCut(signature), payload: payload)
+    }
+
+    /// Adds the next frame's curves, `cut` when it starts a new shot (found elsewhere, e.g. by a
+    /// `KeyFramePlanner`); returns the frames now ready, in order.
+    public func push(_ curves: ToneCurves, cut: Bool, payload: Payload) -> [Output] {
+        if cut { shot += 1 }
         entries.append(Entry(payload: payload, curves: curves, shot: shot))
         var ready: [Output] = []
         // A frame is ready once `radius` frames of its own shot follow it, or its shot has ended.
@@ -116,25 +122,4 @@ public final class SceneCutDetector {
         }
         return cut
     }
-}
-
-/// A frame's scene signature: a colour histogram (8 levels per channel, 512 bins, summing to 1) of
-/// the background thumbnail, which the model prepares anyway. Each channel is first divided by
-/// twice its mean, so exposure and white-balance drift within a shot moves little mass between
-/// bins while a change of content (a cut) moves most of it.
-public func sceneSignature(_ t: Thumbnails) -> [Float] {
-    let plane = t.side * t.side
-    var gain = [Float](repeating: 1, count: 3)
-    for c in 0..<3 {
-        var sum: Float = 0
-        for i in 0..<plane { sum += t.background[c * plane + i] }
-        gain[c] = sum > 0 ? Float(plane) / (2 * sum) : 1
-    }
-    func level(_ c: Int, _ i: Int) -> Int { min(7, max(0, Int(t.background[c * plane + i] * gain[c] * 8))) }
-    var bins = [Float](repeating: 0, count: 512)
-    for i in 0..<plane {
-        bins[(level(0, i) * 8 + level(1, i)) * 8 + level(2, i)] += 1
-    }
-    let scale = 1 / Float(plane)
-    return bins.map { $0 * scale }
 }

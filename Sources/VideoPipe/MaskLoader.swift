@@ -63,19 +63,29 @@ public struct StillMask: Sendable {
     }
 }
 
-/// The input's frames, each carrying the matching frame of a mask clip (by frame index) as its
-/// `matte`. A mask clip shorter than the input holds its last frame, with a warning.
+/// The input's frames, each carrying the matching frame of a mask clip as its `matte`: by frame
+/// index, or by timestamp (`byTimestamp`, when both are videos: each frame takes the last mask
+/// frame shown at or before its time, counted from each stream's first frame, so clips of other
+/// frame rates or with dropped frames stay in step). A mask clip that ends before the input holds
+/// its last frame, with a warning.
 public final class MaskedSource: FrameSource {
     private let base: FrameSource
     private let mask: FrameSource
     private let maskPath: String
+    private let byTimestamp: Bool
     private var last: [UInt8]?
     private var maskEnded = false
     private var notes: [String] = []
+    /// For timestamp sync: the next mask frame not yet shown, and both streams' first timestamps.
+    private var upcoming: VideoFrame?
+    private var baseStart: Int64?
+    private var maskStart: Int64?
+    private var lastTime = 0.0
 
-    public init(base: FrameSource, maskPath: String) throws {
+    public init(base: FrameSource, maskPath: String, byTimestamp: Bool = false) throws {
         self.base = base
         self.maskPath = maskPath
+        self.byTimestamp = byTimestamp
         let (source, note) = try openMask(maskPath, width: base.info.width, height: base.info.height)
         mask = source
         if let note { notes.append(note) }
@@ -85,15 +95,20 @@ public final class MaskedSource: FrameSource {
     public var passthrough: [PassthroughStream] { base.passthrough }
     public var warnings: [String] { notes + base.warnings + mask.warnings }
 
+    private func nextMaskFrame() throws -> VideoFrame? {
+        while let m = try mask.next() {
+            if case .frame(let f) = m { return f }
+        }
+        return nil
+    }
+
     public func next() throws -> SourceItem? {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        if !maskEnded {
-            var found: VideoFrame?
-            while let m = try mask.next() {
-                if case .frame(let f) = m { found = f; break }
-            }
-            if let found {
+        if byTimestamp {
+            try advanceByTime(to: frame)
+        } else if !maskEnded {
+            if let found = try nextMaskFrame() {
                 last = alphaPlane(of: found)
             } else {
                 maskEnded = true
@@ -103,5 +118,29 @@ public final class MaskedSource: FrameSource {
         guard let last else { throw PipeError(maskPath, "no picture could be decoded from the mask") }
         frame.matte = last
         return .frame(frame)
+    }
+
+    /// Shows every mask frame whose time has come by `frame`'s time (half a millisecond of slack
+    /// for rounding between time bases).
+    private func advanceByTime(to frame: VideoFrame) throws {
+        let start = baseStart ?? frame.pts
+        baseStart = start
+        let t = Double(frame.pts - start) * base.info.timeBase.double
+        if last == nil, upcoming == nil { upcoming = try nextMaskFrame() }
+        while let candidate = upcoming {
+            let mStart = maskStart ?? candidate.pts
+            maskStart = mStart
+            let tm = Double(candidate.pts - mStart) * mask.info.timeBase.double
+            guard last == nil || tm <= t + 0.0005 else { break }
+            last = alphaPlane(of: candidate)
+            lastTime = tm
+            upcoming = try nextMaskFrame()
+        }
+        // Past the mask's end by more than one of its frames: say so once.
+        let rate = mask.info.frameRate.isValid ? mask.info.frameRate.double : 25
+        if upcoming == nil, !maskEnded, t > lastTime + 1 / rate + 0.0005 {
+            maskEnded = true
+            notes.append(String(format: "%@: mask ends at %.3f s; its last frame holds for the rest", maskPath, lastTime))
+        }
     }
 }

@@ -24,6 +24,8 @@ public final class MediaReader: FrameSource {
     private var framesOut = 0
     private var nextPts: Int64 = 0
     private var warnedResize = false
+    /// The size the stream declares (frames are scaled to `info`'s size when fitted).
+    private var streamSize = (0, 0)
     private let defaultDuration: Int64
 
     /// - Parameters:
@@ -114,6 +116,7 @@ public final class MediaReader: FrameSource {
             rotation: rotation, displayMatrix: displayMatrix,
             sourcePixelFormat: pixFmt == AV_PIX_FMT_NONE ? nil : pixFmtName(pixFmt),
             expectedFrames: expected, bitDepth: depth(of: pixFmt))
+        streamSize = (info.width, info.height)
         if let fit {
             info.width = fit.width
             info.height = fit.height
@@ -189,7 +192,7 @@ public final class MediaReader: FrameSource {
     /// Converts the decoded picture to the pipeline's RGB and stamps its timing.
     private func takeFrame() throws -> VideoFrame {
         defer { av_frame_unref(decoded) }
-        if !warnedResize && (Int(decoded.pointee.width) != info.width || Int(decoded.pointee.height) != info.height) {
+        if !warnedResize && (Int(decoded.pointee.width) != streamSize.0 || Int(decoded.pointee.height) != streamSize.1) {
             warnings.append("\(shownPath): frame size changes to \(decoded.pointee.width)x\(decoded.pointee.height) at frame \(framesOut); scaled to \(info.width)x\(info.height)")
             warnedResize = true
         }

@@ -27,6 +27,9 @@ public struct Pipeline {
     public var process: FrameProcessor
     /// Called on the sink thread after each frame is written (progress display).
     public var onFrameWritten: (@Sendable (VideoFrame) -> Void)?
+    /// Called on the decode thread for each frame, in order, before any worker sees it: for cheap
+    /// decisions that depend on the frames before (which frames to run a network on).
+    public var inDecodeOrder: (@Sendable (VideoFrame) throws -> Void)?
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, maxInFlight: Int? = nil,
                 process: @escaping FrameProcessor) {
@@ -48,6 +51,7 @@ public struct Pipeline {
         let done = ReorderBuffer<SourceItem>(window: maxInFlight)
         let failure = Mutex<(any Error)?>(nil)
         let process = self.process
+        let inDecodeOrder = self.inDecodeOrder
         let sourceBox = UncheckedBox(source)
 
         @Sendable func fail(_ error: any Error) {
@@ -69,6 +73,7 @@ public struct Pipeline {
             do {
                 while let sequence = done.reserve() {
                     guard let item = try sourceBox.value.next() else { break }
+                    if let inDecodeOrder, case .frame(let frame) = item { try inDecodeOrder(frame) }
                     if !work.push(Job(sequence: sequence, item: item)) { break }
                     produced += 1
                 }

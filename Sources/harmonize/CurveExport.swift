@@ -2,31 +2,56 @@ import Engine
 import Foundation
 import VideoPipe
 
-/// The curves applied to each frame, for other tools: a JSON line per frame (--curves-out) and a 1D
-/// .cube LUT (--lut-out: the curve of a still, the mean applied curve of a clip). Called by the
-/// in-order stage as each frame is written, so lines come in frame order and nothing is held.
+/// The curves applied to each frame, for other tools: a JSON line per frame (--curves-out) and 1D
+/// .cube LUTs (--lut-out): FILE.cube holds the curve of a still, or the mean applied curve of a
+/// clip's first shot; DIR/ gets one shot_NNN.cube per shot. Called by the in-order stage as each
+/// frame is written, so lines come in frame order and nothing but one shot's running sum is held.
 final class CurveExport: @unchecked Sendable {
     struct Record {
         let stages: [CurveParameters]
         let applied: ToneCurves
     }
 
+    private enum CubeTarget {
+        case file(String)
+        case folder(String)
+    }
+
     private var jsonl: FileHandle?
     private let jsonlPath: String?
-    private let cubePath: String?
+    private let cube: CubeTarget?
+    private let timeBase: Rational
+    private let overwrite: Bool
+    /// The running sum of the current shot's 3x256 LUTs and where the shot began.
     private var sum = [Double](repeating: 0, count: 3 * 256)
     private var count = 0
-    private let timeBase: Rational
+    private var shot = 0
+    private var shotStart: (index: Int, time: Double) = (0, 0)
+    private var shotEnd: (index: Int, time: Double) = (0, 0)
+    private var cubesWritten = 0
 
-    init(jsonl: String?, cube: String?, timeBase: Rational, overwrite: Bool) throws {
-        for path in [jsonl, cube].compactMap({ $0 }) where !overwrite && FileManager.default.fileExists(atPath: path) {
-            throw PipeError(path, "already exists (use -y to overwrite)")
+    init(jsonl: String?, lut: String?, timeBase: Rational, overwrite: Bool) throws {
+        self.overwrite = overwrite
+        if let jsonl, !overwrite && FileManager.default.fileExists(atPath: jsonl) {
+            throw PipeError(jsonl, "already exists (use -y to overwrite)")
         }
-        if let cube, !cube.lowercased().hasSuffix(".cube") {
-            throw PipeError(cube, "a LUT is written as a .cube file")
+        if let lut {
+            if case .folder(let dir) = Endpoint(lut) {
+                try CurveExport.prepareFolder(dir, overwrite: overwrite)
+                cube = .folder(dir)
+            } else {
+                guard lut.lowercased().hasSuffix(".cube") else {
+                    throw PipeError(lut, "a LUT is written as a .cube file, or one per shot into a folder (DIR/)")
+                }
+                if !overwrite && FileManager.default.fileExists(atPath: lut) {
+                    throw PipeError(lut, "already exists (use -y to overwrite)")
+                }
+                cube = .file(lut)
+            }
+        } else {
+            cube = nil
         }
         jsonlPath = jsonl
-        cubePath = cube
         self.timeBase = timeBase
         if let jsonl {
             guard FileManager.default.createFile(atPath: jsonl + ".partial", contents: nil),
@@ -37,39 +62,83 @@ final class CurveExport: @unchecked Sendable {
         }
     }
 
-    /// A frame was written with these curves (identity when its mask was empty); in frame order.
-    func written(_ frame: VideoFrame, _ r: Record) {
+    /// Creates the LUT folder, or checks that it holds no shot LUTs of an earlier run (unless -y).
+    private static func prepareFolder(_ dir: String, overwrite: Bool) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw PipeError(dir, "cannot create the LUT folder: \((error as NSError).localizedDescription)")
+        }
+        let old = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("shot_") && $0.hasSuffix(".cube") }
+        if !overwrite, let first = old.sorted().first {
+            throw PipeError((dir as NSString).appendingPathComponent(first), "already exists (use -y to overwrite)")
+        }
+    }
+
+    /// A frame was written with these curves, in frame order; `shot` grows at each scene cut.
+    func written(_ frame: VideoFrame, _ r: Record, shot: Int) throws {
         let lut = r.applied.size == 256 ? r.applied : r.applied.resampled(256)
+        let seconds = Double(frame.pts) * timeBase.double
+        if shot != self.shot {
+            try endOfShot()
+            self.shot = shot
+        }
+        if count == 0 { shotStart = (frame.index, seconds) }
+        shotEnd = (frame.index, seconds)
         for i in 0..<(3 * 256) { sum[i] += Double(lut.values[i]) }
         count += 1
         guard let jsonl else { return }
         func list(_ v: ArraySlice<Float>) -> String { "[" + v.map { String(format: "%.6g", $0) }.joined(separator: ",") + "]" }
         func channels(_ v: [Float], _ n: Int) -> String { "[" + (0..<3).map { list(v[($0 * n)..<(($0 + 1) * n)]) }.joined(separator: ",") + "]" }
-        let seconds = Double(frame.pts) * timeBase.double
         let stages = "[" + r.stages.map { channels($0.weights, $0.pieces) }.joined(separator: ",") + "]"
-        let line = "{\"frame\":\(frame.index),\"pts\":\(frame.pts),\"time\":\(String(format: "%.6f", seconds)),\"parameters\":\(stages),\"lut\":\(channels(lut.values, 256))}\n"
+        let line = "{\"frame\":\(frame.index),\"pts\":\(frame.pts),\"time\":\(String(format: "%.6f", seconds)),\"shot\":\(shot),\"inferred\":\(!r.stages.isEmpty),\"parameters\":\(stages),\"lut\":\(channels(lut.values, 256))}\n"
         jsonl.write(Data(line.utf8))
     }
 
-    /// Moves the JSON lines into place and writes the .cube.
+    /// Writes the LUT of the shot that just ended (FILE.cube: the first shot only).
+    private func endOfShot() throws {
+        defer {
+            sum = [Double](repeating: 0, count: 3 * 256)
+            count = 0
+        }
+        guard count > 0, let cube else { return }
+        let path: String
+        switch cube {
+        case .file(let file):
+            guard cubesWritten == 0 else { return }
+            path = file
+        case .folder(let dir):
+            path = (dir as NSString).appendingPathComponent(String(format: "shot_%03d.cube", shot + 1))
+        }
+        var text = "# harmonize: the applied colour curves"
+        text += count > 1 ? String(format: ", mean over frames %d-%d (%.3f-%.3f s)\n", shotStart.index, shotEnd.index, shotStart.time, shotEnd.time) : "\n"
+        text += "TITLE \"harmonize shot \(shot + 1)\"\nLUT_1D_SIZE 256\nDOMAIN_MIN 0.0 0.0 0.0\nDOMAIN_MAX 1.0 1.0 1.0\n"
+        for i in 0..<256 {
+            text += (0..<3).map { String(format: "%.6f", sum[$0 * 256 + i] / Double(count)) }.joined(separator: " ") + "\n"
+        }
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw PipeError(path, "cannot write: \((error as NSError).localizedDescription)")
+        }
+        cubesWritten += 1
+    }
+
+    /// The last shot's LUT (at the end of the clip, before the output is finalized).
+    func endOfClip() throws {
+        try endOfShot()
+    }
+
+    /// Moves the JSON lines into place.
     func finish() throws {
+        if let cube, cubesWritten == 0 {
+            let path = switch cube { case .file(let f): f; case .folder(let d): d }
+            throw PipeError(path, "no frame was harmonized, so there is no curve to write")
+        }
         if let jsonl, let jsonlPath {
             try jsonl.close()
             if rename(jsonlPath + ".partial", jsonlPath) != 0 {
                 throw PipeError(jsonlPath, "cannot move into place: \(String(cString: strerror(errno)))")
-            }
-        }
-        if let cubePath {
-            guard count > 0 else { throw PipeError(cubePath, "no frame was harmonized, so there is no curve to write") }
-            var text = "# harmonize: the applied colour curves\(count > 1 ? ", mean over \(count) frames" : "")\n"
-            text += "TITLE \"harmonize\"\nLUT_1D_SIZE 256\nDOMAIN_MIN 0.0 0.0 0.0\nDOMAIN_MAX 1.0 1.0 1.0\n"
-            for i in 0..<256 {
-                text += (0..<3).map { String(format: "%.6f", sum[$0 * 256 + i] / Double(count)) }.joined(separator: " ") + "\n"
-            }
-            do {
-                try text.write(toFile: cubePath, atomically: true, encoding: .utf8)
-            } catch {
-                throw PipeError(cubePath, "cannot write: \((error as NSError).localizedDescription)")
             }
         }
     }

@@ -18,16 +18,31 @@ struct Harmonize: ParsableCommand {
             harmonize composite.png -m mask.png -o out.png
           A clip with a still mask:
             harmonize clip.mp4 -m mask.png -o out.mp4
+          A clip with its mask clip, running the network on fewer frames:
+            harmonize shot.mp4 -m matte.mp4 -o out.mp4 --infer-every auto
+          Layers: a foreground with alpha (or --fg-matte) over a background still or clip:
+            harmonize --fg actor.mov --bg plate.mp4 -o out.mp4
+          A png sequence with alpha, and the curves as a LUT per shot for a grading tool:
+            harmonize frames/%04d.png -o out/%04d.png --lut-out luts/
           Decode and re-encode a clip (checks the I/O path):
             harmonize clip.mov -o out.mp4 --passthrough
           Folder in, folder out, same file names:
             harmonize frames/ -o out/ --passthrough
           In a pipe:
-            ffmpeg -i in.mkv -f nut - | harmonize - -o - --passthrough | ffplay -
+            ffmpeg -i in.mkv -f nut - | harmonize - -m matte.mp4 -o - | ffplay -
         """)
 
-    @Argument(help: "Video file, image, folder, printf pattern, or - for stdin.")
-    var input: String
+    @Argument(help: "Video file, image, folder, printf pattern, or - for stdin (or give --fg and --bg).")
+    var input: String?
+
+    @Option(help: "Layers mode: the foreground (with alpha, or with --fg-matte), composited over --bg and harmonized.")
+    var fg: String?
+
+    @Option(help: "Layers mode: the background, a still or a clip; it sets the output size.")
+    var bg: String?
+
+    @Option(name: .customLong("fg-matte"), help: "Layers mode: the foreground's matte, when it has no alpha channel.")
+    var fgMatte: String?
 
     @Option(name: .shortAndLong, help: "Video file, image, folder, printf pattern, or - for stdout.")
     var output: String
@@ -47,6 +62,9 @@ struct Harmonize: ParsableCommand {
     @Option(help: "Temporal smoothing of the curves, in seconds of window on each side (0: every frame on its own).")
     var smoothing: Double = 0.25
 
+    @Option(name: .customLong("infer-every"), help: ArgumentHelp("Run the network on every N-th frame, or 'auto' (more often where the background or mask changes); curves in between are interpolated.", valueName: "N|auto"))
+    var inferEvery: String = "1"
+
     @Option(name: .customLong("scene-threshold"), help: "Scene cut sensitivity: how many times the recent frame-to-frame change a cut must be (lower finds more cuts).")
     var sceneThreshold: Float = 4
 
@@ -56,7 +74,7 @@ struct Harmonize: ParsableCommand {
     @Option(name: .customLong("curves-out"), help: "Write the curves of every frame as JSON lines (pts, parameters, applied 3x256 LUT).")
     var curvesOut: String?
 
-    @Option(name: .customLong("lut-out"), help: "Write the applied curve as a 1D .cube LUT (a clip: the mean over its frames).")
+    @Option(name: .customLong("lut-out"), help: "Write the applied curve as a 1D .cube LUT (a clip: the mean of its first shot); DIR/ writes one shot_NNN.cube per shot.")
     var lutOut: String?
 
     @Flag(help: "Copy frames unchanged (checks the decode/encode path).")
@@ -93,11 +111,20 @@ struct Harmonize: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if fg != nil || bg != nil || fgMatte != nil {
+            guard fg != nil, bg != nil else { throw ValidationError("layers mode needs both --fg and --bg") }
+            if input != nil { throw ValidationError("give either INPUT or --fg/--bg, not both") }
+            if mask != nil { throw ValidationError("in layers mode the mask is the foreground's alpha or --fg-matte, not -m") }
+            if passthrough { throw ValidationError("--passthrough has nothing to do in layers mode") }
+        } else if input == nil {
+            throw ValidationError("missing INPUT (or --fg FG --bg BG for layers mode)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
         if !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
         if !(0...10).contains(smoothing) { throw ValidationError("--smoothing must be between 0 and 10 seconds") }
         if !(sceneThreshold > 1) { throw ValidationError("--scene-threshold must be greater than 1") }
+        if inferencePolicy == nil { throw ValidationError("--infer-every must be a whole number from 1 to 1000, or auto") }
         if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
     }
 
@@ -115,6 +142,15 @@ struct Harmonize: ParsableCommand {
         }
     }
 
+    var inferencePolicy: InferencePolicy? {
+        if inferEvery == "auto" { return .automatic }
+        guard let n = Int(inferEvery), (1...1000).contains(n) else { return nil }
+        return .every(n)
+    }
+
+    /// INPUT, or the foreground in layers mode (for messages).
+    var inputName: String { input ?? fg ?? "" }
+
     static let labels: [String: SemanticLabel] = ["person": .person, "animal": .animal, "food": .food, "other": .other]
 
     /// The frame work (harmonization, or nothing for --passthrough), and the source to read, which
@@ -124,19 +160,25 @@ struct Harmonize: ParsableCommand {
         let info = source.info
         var source = source
         let masks: Harmonizer.Masks
-        if let mask {
+        if source is LayerComposite {
+            masks = .clip
+        } else if let mask {
             if case .image = Endpoint(mask) {
                 let still = try StillMask(path: mask, width: info.width, height: info.height)
                 if let note = still.note, !q { self.note(note) }
                 masks = .still(still)
             } else {
-                source = try MaskedSource(base: source, maskPath: mask)
+                let videos = [Endpoint(inputName), Endpoint(mask)].allSatisfy {
+                    if case .video = $0 { return true }
+                    return $0 == .standardStream
+                }
+                source = try MaskedSource(base: source, maskPath: mask, byTimestamp: videos)
                 masks = .clip
             }
         } else if info.layout.hasAlpha {
             masks = .alphaChannel
         } else {
-            throw PipeError(input, "no mask: give one with -m MASK (an image, clip, folder or pattern; white = foreground), use an input with an alpha channel, or --passthrough")
+            throw PipeError(inputName, "no mask: give one with -m MASK (an image, clip, folder or pattern; white = foreground), use an input with an alpha channel, or --passthrough")
         }
         guard let path = model ?? Harmonizer.defaultModelPath() else {
             throw PipeError("", "no model found: pass --model FILE.safetensors or set HARMONIZE_MODEL (make train makes one)")
@@ -147,14 +189,21 @@ struct Harmonize: ParsableCommand {
     }
 
     private func transcode() throws {
-        try checkNotSameLocation(input: input, output: output)
+        for input in [input, fg, bg, fgMatte, mask].compactMap({ $0 }) {
+            try checkNotSameLocation(input: input, output: output)
+        }
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
-        let opened = try openSource(input, frameRate: rate)
+        let opened: FrameSource
+        if let fg, let bg {
+            opened = try LayerComposite(foreground: fg, background: bg, matte: fgMatte, frameRate: rate)
+        } else {
+            opened = try openSource(inputName, frameRate: rate)
+        }
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
         }
         let export = curvesOut == nil && lutOut == nil ? nil
-            : try CurveExport(jsonl: curvesOut, cube: lutOut, timeBase: opened.info.timeBase, overwrite: y)
+            : try CurveExport(jsonl: curvesOut, lut: lutOut, timeBase: opened.info.timeBase, overwrite: y)
         let (source, harmonizer) = try plan(opened)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
@@ -170,8 +219,9 @@ struct Harmonize: ParsableCommand {
             let rate = source.info.frameRate.isValid ? source.info.frameRate.double : 25
             let radius = Int((smoothing * rate).rounded())
             let stage = SmoothingSink(sink: output, harmonizer: harmonizer, radius: radius, cutRatio: sceneThreshold,
-                                      export: export, sideBySide: sideBySide)
+                                      policy: inferencePolicy ?? .every(1), export: export, sideBySide: sideBySide)
             pipeline = Pipeline(workers: workers) { stage.predict($0) }
+            pipeline.inDecodeOrder = { stage.plan($0) }
             sink = stage
             smoothingSink = stage
         } else {
@@ -194,7 +244,10 @@ struct Harmonize: ParsableCommand {
             for warning in summary.warnings { note(warning) }
             let target = self.output == "-" ? "stdout" : self.output
             let stop = summary.interrupted ? " (interrupted; output holds what was processed)" : ""
-            let shots = (smoothingSink?.shots ?? 0) > 1 ? ", \(smoothingSink!.shots) shots" : ""
+            var shots = (smoothingSink?.shots ?? 0) > 1 ? ", \(smoothingSink!.shots) shots" : ""
+            if let stage = smoothingSink, stage.inferred < summary.frames {
+                shots += ", network on \(stage.inferred) of them"
+            }
             note(String(format: "%d frames in %.1f s (%.1f fps) -> %@%@%@", summary.frames, summary.seconds,
                         summary.framesPerSecond, target, shots, stop))
         }

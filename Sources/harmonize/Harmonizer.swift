@@ -21,10 +21,10 @@ struct Harmonizer: Sendable {
     /// What a worker finds for a frame, for the in-order stage that smooths and renders.
     struct Prediction: Sendable {
         let alpha: [UInt8]
-        /// nil when the mask is empty (nothing to harmonize in this frame).
+        /// The network's curve stages; nil when it did not run (an empty mask, or a frame between
+        /// inferred ones).
         let stages: [CurveParameters]?
         let curves: ToneCurves
-        let signature: [Float]
     }
 
     /// The engine's view of a pipeline frame (same pixels, no copy).
@@ -33,24 +33,42 @@ struct Harmonizer: Sendable {
                   bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
     }
 
-    /// Runs the network on a frame (on a worker thread); the pixels are not changed here.
-    func predict(_ frame: VideoFrame) -> Prediction {
-        let image = Self.view(frame)
-        let alpha: [UInt8]
+    /// The frame's mask as an 8-bit plane of its size.
+    func alpha(of frame: VideoFrame) -> [UInt8] {
         switch masks {
-        case .still(let m): alpha = m.alpha
-        case .clip: alpha = frame.matte ?? [UInt8](repeating: 0, count: frame.width * frame.height)
-        case .alphaChannel: alpha = alphaPlane(of: frame, useAlpha: true)
+        case .still(let m): m.alpha
+        case .clip: frame.matte ?? [UInt8](repeating: 0, count: frame.width * frame.height)
+        case .alphaChannel: alphaPlane(of: frame, useAlpha: true)
         }
+    }
+
+    /// A cheap sparse summary of the frame and its mask, for cut detection and key-frame choice.
+    func sketch(_ frame: VideoFrame) -> FrameSketch {
+        let image = Self.view(frame)
+        let plane: [UInt8]? = switch masks {
+        case .still(let m): m.alpha
+        case .clip: frame.matte ?? [UInt8](repeating: 0, count: frame.width * frame.height)
+        case .alphaChannel: nil       // sampled straight from the frame's alpha channel
+        }
+        guard let plane else { return FrameSketch(image: image, mask: nil) }
+        return plane.withUnsafeBufferPointer {
+            FrameSketch(image: image, mask: MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: $0.baseAddress!))
+        }
+    }
+
+    /// Runs the network on a frame when `infer` (on a worker thread); the pixels are not changed here.
+    func predict(_ frame: VideoFrame, infer: Bool = true) -> Prediction {
+        let alpha = alpha(of: frame)
+        guard infer else { return Prediction(alpha: alpha, stages: nil, curves: .identity()) }
+        let image = Self.view(frame)
         return alpha.withUnsafeBufferPointer { a in
             let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
             guard let thumbs = model.thumbnails(image: image, mask: view) else {
-                return Prediction(alpha: alpha, stages: nil, curves: .identity(), signature: [])
+                return Prediction(alpha: alpha, stages: nil, curves: .identity())
             }
             let stages = model.predict(thumbs, label: label)
             let curves = ToneCurves(composing: stages)
-            return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves,
-                              signature: sceneSignature(thumbs))
+            return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves)
         }
     }
 

@@ -3,57 +3,95 @@ import Foundation
 import Synchronization
 import VideoPipe
 
-/// The in-order stage between the workers and the encoder: takes each frame's predicted curves,
-/// smooths them over time (`TemporalSmoother`: a centred window behind a fixed delay, reset at scene
-/// cuts), renders them into the frame and hands it to the real sink. It holds at most `radius`
-/// frames beyond the pipeline's own window.
+/// The in-order stage between the workers and the encoder, and the planning step before them:
+///
+/// 1. On the decode thread (`plan`), a `KeyFramePlanner` marks scene cuts and the frames the network
+///    runs on (`--infer-every`), from a cheap sketch of each frame.
+/// 2. Workers (`predict`) run the network on those frames only.
+/// 3. Here, in frame order (`write`): frames between two inferred frames of a shot get curves
+///    interpolated between them (held after the last one of a shot); `TemporalSmoother` averages
+///    the curves over a centred window behind a fixed delay, reset at cuts; then the curves are
+///    rendered into the frame and it goes on to the real sink.
+///
+/// Beyond the pipeline's own window it holds the frames since the last inferred one plus `radius`.
 final class SmoothingSink: FrameSink, @unchecked Sendable {
     private let sink: FrameSink
     private let harmonizer: Harmonizer
+    private let planner: KeyFramePlanner
     private let smoother: TemporalSmoother<(VideoFrame, Harmonizer.Prediction)>
     private let export: CurveExport?
-    private let predictions = Mutex<[Int: Harmonizer.Prediction]>([:])
-    private var lastCurves: ToneCurves?
-    private var lastSignature: [Float] = []
-    /// Shots found (1 + cuts), for the summary.
+    private let decisions = Mutex<[Int: KeyFramePlanner.Decision]>([:])
+    private let predictions = Mutex<[Int: (Harmonizer.Prediction, KeyFramePlanner.Decision)]>([:])
+    /// The last inferred frame (its index and curves) and the frames after it awaiting the next.
+    private var lastKey: (index: Int, curves: ToneCurves)?
+    private var pending: [(VideoFrame, Harmonizer.Prediction)] = []
+    /// Shots found (1 + cuts), and frames the network ran on, for the summary.
     private(set) var shots = 0
+    private(set) var inferred = 0
 
     /// Write input | output side by side (frames twice as wide), for review.
     private let sideBySide: Bool
 
-    init(sink: FrameSink, harmonizer: Harmonizer, radius: Int, cutRatio: Float, export: CurveExport?, sideBySide: Bool = false) {
+    init(sink: FrameSink, harmonizer: Harmonizer, radius: Int, cutRatio: Float, policy: InferencePolicy = .every(1),
+         export: CurveExport?, sideBySide: Bool = false) {
         self.sink = sink
         self.sideBySide = sideBySide
         self.harmonizer = harmonizer
-        self.smoother = TemporalSmoother(radius: radius, detector: SceneCutDetector(ratio: cutRatio))
+        self.planner = KeyFramePlanner(policy: policy, detector: SceneCutDetector(ratio: cutRatio))
+        self.smoother = TemporalSmoother(radius: radius)
         self.export = export
     }
 
-    /// The worker stage: predict and keep the result for the in-order stage.
+    /// The decode-thread step: is this frame a cut, and does the network run on it?
+    func plan(_ frame: VideoFrame) {
+        let decision = planner.decide(harmonizer.sketch(frame))
+        decisions.withLock { $0[frame.index] = decision }
+    }
+
+    /// The worker stage: predict (where planned) and keep the result for the in-order stage.
     func predict(_ frame: VideoFrame) {
-        let p = harmonizer.predict(frame)
-        predictions.withLock { $0[frame.index] = p }
+        let d = decisions.withLock { $0.removeValue(forKey: frame.index) } ?? .init(infer: true, cut: false)
+        let p = harmonizer.predict(frame, infer: d.infer)
+        predictions.withLock { $0[frame.index] = (p, d) }
     }
 
     var notes: [String] { sink.notes }
 
     func write(_ frame: VideoFrame) throws {
-        guard let p = predictions.withLock({ $0.removeValue(forKey: frame.index) }) else {
+        guard let (p, d) = predictions.withLock({ $0.removeValue(forKey: frame.index) }) else {
             throw PipeError("", "frame \(frame.index): no prediction (internal error)")
         }
-        // A frame without a mask borrows its predecessor's curves, so it neither pulls its
-        // neighbours toward the identity nor looks like a cut.
-        let curves = p.stages == nil ? (lastCurves ?? p.curves) : p.curves
-        let signature = p.signature.isEmpty ? lastSignature : p.signature
-        lastCurves = curves
-        lastSignature = signature
-        try emit(smoother.push(curves, signature: signature, payload: (frame, p)))
+        guard d.infer else {
+            pending.append((frame, p))
+            return
+        }
+        inferred += 1
+        // A frame whose mask is empty borrows the last curves, so it neither pulls its neighbours
+        // toward the identity nor breaks an interpolation.
+        let curves = p.stages == nil ? (lastKey?.curves ?? p.curves) : p.curves
+        // The frames since the last inferred one: interpolated within a shot, held before a cut.
+        try flushPending(next: d.cut ? nil : (frame.index, curves))
+        try emit(smoother.push(curves, cut: d.cut, payload: (frame, p)))
+        lastKey = (frame.index, curves)
+    }
+
+    private func flushPending(next: (index: Int, curves: ToneCurves)?) throws {
+        for (frame, p) in pending {
+            var curves = lastKey?.curves ?? next?.curves ?? .identity()
+            if let a = lastKey, let b = next {
+                curves = ToneCurves.interpolate(a.curves, b.curves, Float(frame.index - a.index) / Float(b.index - a.index))
+            }
+            try emit(smoother.push(curves, cut: false, payload: (frame, p)))
+        }
+        pending.removeAll()
     }
 
     func write(_ packet: StreamPacket) throws { try sink.write(packet) }
 
     func finish() throws {
+        try flushPending(next: nil)
         try emit(smoother.finish())
+        try export?.endOfClip()
         try sink.finish()
     }
 
@@ -80,14 +118,14 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
             let (frame, p) = out.payload
             shots = max(shots, out.shot + 1)
             let pair = sideBySide ? SmoothingSink.doubleWidth(frame) : nil
-            if p.stages != nil { harmonizer.render(frame, alpha: p.alpha, curves: out.curves) }
+            harmonizer.render(frame, alpha: p.alpha, curves: out.curves)
             if let pair {
                 SmoothingSink.copy(frame, into: pair, at: frame.width)
                 try sink.write(pair)
             } else {
                 try sink.write(frame)
             }
-            export?.written(frame, .init(stages: p.stages ?? [], applied: p.stages == nil ? .identity() : out.curves))
+            try export?.written(frame, .init(stages: p.stages ?? [], applied: out.curves), shot: out.shot)
         }
     }
 }

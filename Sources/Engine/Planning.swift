@@ -1,0 +1,144 @@
+/// Per-frame decisions that need frame order and must be cheap: is this frame a scene cut, and
+/// must the network run on it (`--infer-every`)? Both come from a `FrameSketch`, a sparse sample
+/// of the full frame and its mask that costs well under a millisecond even at 4K, so they can be
+/// made on the decode thread before the workers see the frame.
+
+/// A sparse summary of a frame: a colour histogram of its background (for cut detection) and a
+/// coarse grid of colour and mask coverage (for deciding when the curves must be re-inferred).
+public struct FrameSketch: Sendable {
+    /// 512-bin colour histogram of the background samples (mask < 0.5), summing to 1. Each channel
+    /// is first divided by twice its mean, so exposure and white-balance drift within a shot moves
+    /// little mass between bins while a change of content (a cut) moves most of it.
+    public let histogram: [Float]
+    /// Mean colour of each grid cell, 3 values per cell in [0, 1].
+    public let colour: [Float]
+    /// Mean mask coverage of each grid cell in [0, 1].
+    public let coverage: [Float]
+
+    /// Cells across the grid, and samples per cell side.
+    public static let cells = 16
+    static let samplesPerCell = 6
+
+    /// - mask: the frame's mask; nil takes the image's own alpha channel.
+    public init(image: ImageView, mask: MaskView?) {
+        let n = Self.cells * Self.samplesPerCell
+        let gw = n, gh = max(Self.samplesPerCell, min(n * 2, (n * image.height + image.width / 2) / max(1, image.width)))
+        let cellsY = (gh + Self.samplesPerCell - 1) / Self.samplesPerCell
+        var rgb = [Float](repeating: 0, count: 3 * gw * gh)
+        var alpha = [Float](repeating: 0, count: gw * gh)
+        for j in 0..<gh {
+            let y = min(image.height - 1, (2 * j + 1) * image.height / (2 * gh))
+            for i in 0..<gw {
+                let x = min(image.width - 1, (2 * i + 1) * image.width / (2 * gw))
+                let k = j * gw + i
+                for c in 0..<3 { rgb[3 * k + c] = image.sample(x, y, c) }
+                if let mask {
+                    alpha[k] = Float(mask.data[y * mask.rowBytes + x]) * (1 / 255)
+                } else {
+                    alpha[k] = image.channels == 4 ? image.sample(x, y, 3) : 0
+                }
+            }
+        }
+        // Histogram of the background samples (all samples when the mask covers everything).
+        var background = (0..<(gw * gh)).filter { alpha[$0] < 0.5 }
+        if background.isEmpty { background = Array(0..<(gw * gh)) }
+        var gain: [Float] = [1, 1, 1]
+        for c in 0..<3 {
+            let sum = background.reduce(Float(0)) { $0 + rgb[3 * $1 + c] }
+            gain[c] = sum > 0 ? Float(background.count) / (2 * sum) : 1
+        }
+        var bins = [Float](repeating: 0, count: 512)
+        func level(_ k: Int, _ c: Int) -> Int { min(7, max(0, Int(rgb[3 * k + c] * gain[c] * 8))) }
+        for k in background { bins[(level(k, 0) * 8 + level(k, 1)) * 8 + level(k, 2)] += 1 }
+        let scale = 1 / Float(background.count)
+        histogram = bins.map { $0 * scale }
+        // Cell means.
+        var colour = [Float](repeating: 0, count: 3 * Self.cells * cellsY)
+        var coverage = [Float](repeating: 0, count: Self.cells * cellsY)
+        var counts = [Float](repeating: 0, count: Self.cells * cellsY)
+        for j in 0..<gh {
+            for i in 0..<gw {
+                let k = j * gw + i, cell = (j / Self.samplesPerCell) * Self.cells + i / Self.samplesPerCell
+                for c in 0..<3 { colour[3 * cell + c] += rgb[3 * k + c] }
+                coverage[cell] += alpha[k]
+                counts[cell] += 1
+            }
+        }
+        for cell in 0..<counts.count where counts[cell] > 0 {
+            for c in 0..<3 { colour[3 * cell + c] /= counts[cell] }
+            coverage[cell] /= counts[cell]
+        }
+        self.colour = colour
+        self.coverage = coverage
+    }
+
+    /// Mean absolute change of the cell colours and of the mask coverage since `other`.
+    public func change(since other: FrameSketch) -> (colour: Float, mask: Float) {
+        guard other.colour.count == colour.count else { return (1, 1) }
+        var dc: Float = 0, dm: Float = 0
+        for i in 0..<colour.count { dc += abs(colour[i] - other.colour[i]) }
+        for i in 0..<coverage.count { dm += abs(coverage[i] - other.coverage[i]) }
+        return (dc / Float(colour.count), dm / Float(coverage.count))
+    }
+
+    /// Whether the mask covers anything at all (at the sketch's resolution).
+    public var hasMask: Bool { coverage.contains { $0 > 0 } }
+}
+
+/// Which frames the network runs on (`--infer-every`).
+public enum InferencePolicy: Sendable, Equatable {
+    /// Every n-th frame of a shot (1: every frame), and always the first frame after a cut.
+    case every(Int)
+    /// As often as the picture asks for: when the background or the mask has changed enough since
+    /// the last inferred frame, at every cut, and at least every `maxGap` frames.
+    case auto(maxGap: Int, colourChange: Float, maskChange: Float)
+
+    public static let automatic = InferencePolicy.auto(maxGap: 12, colourChange: 0.02, maskChange: 0.01)
+}
+
+/// Decides, in frame order, whether each frame starts a new shot and whether to run the network on
+/// it. Frames in between inferred ones get curves interpolated between their neighbours; a cut
+/// always forces inference, so interpolation never spans two shots.
+public final class KeyFramePlanner {
+    public struct Decision: Sendable, Equatable {
+        public let infer: Bool
+        public let cut: Bool
+        public init(infer: Bool, cut: Bool) {
+            self.infer = infer
+            self.cut = cut
+        }
+    }
+
+    public let policy: InferencePolicy
+    private let detector: SceneCutDetector
+    private var key: FrameSketch?
+    private var sinceKey = 0
+
+    public init(policy: InferencePolicy, detector: SceneCutDetector = SceneCutDetector()) {
+        self.policy = policy
+        self.detector = detector
+    }
+
+    public func decide(_ sketch: FrameSketch) -> Decision {
+        let cut = detector.isCut(sketch.histogram)
+        sinceKey += 1
+        var infer: Bool
+        if key == nil || cut {
+            infer = true
+        } else {
+            switch policy {
+            case .every(let n):
+                infer = sinceKey >= n
+            case .auto(let maxGap, let colourChange, let maskChange):
+                let change = sketch.change(since: key!)
+                infer = sinceKey >= maxGap || change.colour > colourChange || change.mask > maskChange
+                    || sketch.hasMask != key!.hasMask
+            }
+        }
+        if infer {
+            key = sketch
+            sinceKey = 0
+        }
+        return Decision(infer: infer, cut: cut)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// Layers mode: a foreground (with its own alpha, or a separate matte) composited over a background,
+/// one frame at a time. Each composite carries the foreground's matte (`VideoFrame.matte`) so it
+/// can be harmonized in the same pass.
+///
+/// The background sets the size (the foreground and matte are fitted to it, with a note). The
+/// timeline is the foreground's when it is a clip, else the background's; the other layer is a
+/// still, or a clip followed by frame index that holds its last frame if it ends first.
+public final class LayerComposite: FrameSource {
+    private let driver: FrameSource
+    private let foregroundDrives: Bool
+    private let other: FrameSource
+    private let otherPath: String
+    private var otherHeld: VideoFrame?
+    private var otherEnded = false
+    private var otherIsStill: Bool
+    private var notes: [String] = []
+    public private(set) var info: StreamInfo
+
+    /// - matte: the foreground's matte (image, clip, folder or pattern); nil takes its alpha channel.
+    public init(foreground: String, background: String, matte: String?, frameRate: Rational = Rational(25, 1)) throws {
+        // Step 1: the background decides the size and bit depth.
+        let bgProbe = try openSource(background, frameRate: frameRate)
+        let (width, height) = (bgProbe.info.width, bgProbe.info.height)
+        let deep = bgProbe.info.layout.isDeep
+        let fgProbe = try openSource(foreground, frameRate: frameRate, copyStreams: false)
+        if matte == nil && !fgProbe.info.layout.hasAlpha {
+            throw PipeError(foreground, "the foreground has no alpha channel: give its matte with --fg-matte MATTE")
+        }
+        if fgProbe.info.width != width || fgProbe.info.height != height {
+            notes.append("\(foreground): foreground is \(fgProbe.info.width)x\(fgProbe.info.height), fitted to the background's \(width)x\(height)")
+        }
+        // Step 2: open both layers at the background's size (the foreground keeps its alpha).
+        let fgLayout = PixelLayout(deep: deep, alpha: matte == nil)
+        var fg: FrameSource = try openSource(foreground, frameRate: frameRate, fit: (width, height, fgLayout))
+        if let matte { fg = try MaskedSource(base: fg, maskPath: matte) }
+        let bg = try openSource(background, frameRate: frameRate, fit: (width, height, PixelLayout(deep: deep, alpha: false)))
+        // Step 3: the clip sets the timeline.
+        let fgIsStill = Endpoint(foreground) == .image(foreground)
+        foregroundDrives = !fgIsStill || Endpoint(background) == .image(background)
+        driver = foregroundDrives ? fg : bg
+        other = foregroundDrives ? bg : fg
+        otherPath = foregroundDrives ? background : foreground
+        otherIsStill = foregroundDrives ? Endpoint(background) == .image(background) : true
+        var info = driver.info
+        info.width = width
+        info.height = height
+        info.layout = PixelLayout(deep: deep, alpha: false)
+        info.bitDepth = bgProbe.info.bitDepth
+        info.color = bgProbe.info.color
+        self.info = info
+    }
+
+    public var passthrough: [PassthroughStream] { driver.passthrough }
+    public var warnings: [String] { notes + driver.warnings + other.warnings }
+
+    public func next() throws -> SourceItem? {
+        guard let item = try driver.next() else { return nil }
+        guard case .frame(let frame) = item else { return item }
+        // The other layer: the next frame of a clip, or the one held (a still, or a clip that ended).
+        if !otherEnded && (otherHeld == nil || !otherIsStill) {
+            var found: VideoFrame?
+            while let o = try other.next() {
+                if case .frame(let f) = o { found = f; break }
+            }
+            if let found {
+                otherHeld = found
+            } else {
+                otherEnded = true
+                if otherHeld != nil && !otherIsStill {
+                    notes.append("\(otherPath): ends at frame \(frame.index); its last frame holds for the rest")
+                }
+            }
+        }
+        guard let held = otherHeld else { throw PipeError(otherPath, "no picture could be decoded") }
+        let (fg, bg) = foregroundDrives ? (frame, held) : (held, frame)
+        let out = composite(fg, over: bg)
+        out.pts = frame.pts
+        out.duration = frame.duration
+        out.index = frame.index
+        out.sourceName = frame.sourceName
+        return .frame(out)
+    }
+
+    /// fg * a + bg * (1 - a), rounded, in the background's layout; the result carries `a`.
+    private func composite(_ fg: VideoFrame, over bg: VideoFrame) -> VideoFrame {
+        let (w, h) = (bg.width, bg.height)
+        let out = VideoFrame(width: w, height: h, layout: bg.layout)
+        let alpha = fg.matte ?? alphaPlane(of: fg, useAlpha: true)
+        let fs = fg.layout.channels, bs = bg.layout.channels
+        for y in 0..<h {
+            if bg.layout.isDeep {
+                let f = fg.row16(y), b = bg.row16(y), o = out.row16(y)
+                for x in 0..<w {
+                    let a = UInt32(alpha[y * w + x]) * 257
+                    for c in 0..<3 {
+                        o[3 * x + c] = UInt16((UInt32(f[fs * x + c]) * a + UInt32(b[bs * x + c]) * (65535 - a) + 32767) / 65535)
+                    }
+                }
+            } else {
+                let f = fg.row8(y), b = bg.row8(y), o = out.row8(y)
+                for x in 0..<w {
+                    let a = UInt32(alpha[y * w + x])
+                    for c in 0..<3 {
+                        o[3 * x + c] = UInt8((UInt32(f[fs * x + c]) * a + UInt32(b[bs * x + c]) * (255 - a) + 127) / 255)
+                    }
+                }
+            }
+        }
+        out.matte = alpha
+        return out
+    }
+}
