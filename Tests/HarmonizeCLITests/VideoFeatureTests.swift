@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+
+/// The video features of `harmonize`: key frames (--infer-every), layers mode, mask clips synced by
+/// timestamp, LUTs per shot, and finding the shipped weights after an install.
+@Suite struct VideoFeatureTests {
+    let model = HarmonizeTests.fixtureModel
+
+    /// The per-frame records of a --curves-out file.
+    func records(_ file: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+        }
+    }
+
+    func lut(_ r: [String: Any]) -> [Double] { (r["lut"] as? [[Double]] ?? []).flatMap { $0 } }
+
+    /// 12 frames of one scene cut to 8 frames of another; a still half-frame mask.
+    func cutClip(_ ws: Workspace) throws -> String {
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120,drawbox=x=iw/2:y=0:w=iw/2:h=ih:color=white:t=fill,format=gray",
+                       "-frames:v", "1", ws.path("m.png")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-f", "lavfi", "-i", "smptebars=size=160x120:rate=25",
+                       "-filter_complex", "[0:v]trim=end_frame=12,setpts=PTS-STARTPTS[a];[1:v]trim=end_frame=8,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
+                       "-map", "[v]", "-c:v", "ffv1", "-pix_fmt", "bgr0", ws.path("cut.mkv")])
+        return ws.path("cut.mkv")
+    }
+
+    @Test func inferEveryNInterpolatesWithinAShotAndInfersAtTheCut() throws {
+        let ws = try Workspace()
+        let clip = try cutClip(ws)
+        let r = try ws.harmonize([clip, "-m", ws.path("m.png"), "-o", ws.path("out.mkv"), "--codec", "ffv1", "--model", model,
+                                  "--infer-every", "5", "--smoothing", "0", "--curves-out", ws.path("c.jsonl")])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let recs = try records(ws.path("c.jsonl"))
+        #expect(recs.count == 20)
+        let inferred = recs.enumerated().filter { $0.element["inferred"] as? Bool == true }.map(\.offset)
+        #expect(inferred == [0, 5, 10, 12, 17], "network ran on \(inferred)")
+        #expect(r.stderrText.contains("2 shots, network on 5 of them"), "\(r.stderrText)")
+        let shots: [Int] = recs.map { $0["shot"] as? Int ?? -1 }
+        #expect(shots == Array(repeating: 0, count: 12) + Array(repeating: 1, count: 8))
+        // Frame 2 lies 2/5 of the way from frame 0's curves to frame 5's.
+        let (k0, k5, f2) = (lut(recs[0]), lut(recs[5]), lut(recs[2]))
+        var worst = 0.0
+        for i in 0..<k0.count {
+            let expected: Double = 0.6 * k0[i] + 0.4 * k5[i]
+            worst = max(worst, abs(f2[i] - expected))
+        }
+        #expect(worst < 1e-4)
+        #expect(k0 != k5)
+        // Frame 11, after the shot's last inferred frame, holds it (nothing from across the cut).
+        #expect(lut(recs[11]) == lut(recs[10]))
+        #expect(lut(recs[19]) == lut(recs[17]))
+    }
+
+    @Test func inferEveryAutoRunsRarelyOnAStillShotAndOftenOnAMovingMask() throws {
+        let ws = try Workspace()
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120", "-frames:v", "1", ws.path("c.png")])
+        try ws.ffmpeg(["-loop", "1", "-i", ws.path("c.png"), "-r", "25", "-frames:v", "25", "-c:v", "ffv1", ws.path("still.mkv")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120:rate=25,drawbox=x=30:y=30:w=60:h=60:color=white:t=fill,format=gray",
+                       "-frames:v", "25", "-c:v", "ffv1", ws.path("fixed.mkv")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120:rate=25,format=gray,geq=lum='255*between(X-4*N,20,80)*between(Y,30,90)'",
+                       "-frames:v", "25", "-c:v", "ffv1", ws.path("moving.mkv")])
+        var counts: [String: Int] = [:]
+        for mask in ["fixed", "moving"] {
+            let r = try ws.harmonize([ws.path("still.mkv"), "-m", ws.path("\(mask).mkv"), "-o", ws.path("\(mask)-out.mkv"), "--codec", "ffv1",
+                                      "--model", model, "--infer-every", "auto", "--curves-out", ws.path("\(mask).jsonl")])
+            #expect(r.status == 0, "\(r.stderrText)")
+            counts[mask] = try records(ws.path("\(mask).jsonl")).filter { $0["inferred"] as? Bool == true }.count
+            #expect(try ws.frameTimes(ws.path("\(mask)-out.mkv")).count == 25)
+        }
+        #expect(counts["fixed"] == 3, "a still shot is inferred every 12 frames: \(counts)")
+        #expect((counts["moving"] ?? 0) >= 8, "a moving mask is re-inferred often: \(counts)")
+    }
+
+    @Test func lutPerShotIntoAFolder() throws {
+        let ws = try Workspace()
+        let clip = try cutClip(ws)
+        let args = [clip, "-m", ws.path("m.png"), "-o", ws.path("out.mkv"), "--codec", "ffv1", "--model", model, "--lut-out", ws.path("luts") + "/"]
+        let r = try ws.harmonize(args)
+        #expect(r.status == 0, "\(r.stderrText)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: ws.path("luts")).sorted()
+        #expect(files == ["shot_001.cube", "shot_002.cube"])
+        let a = try String(contentsOfFile: ws.path("luts/shot_001.cube"), encoding: .utf8)
+        let b = try String(contentsOfFile: ws.path("luts/shot_002.cube"), encoding: .utf8)
+        #expect(a.contains("frames 0-11") && b.contains("frames 12-19") && a.split(separator: "\n").count == 261)
+        // Both load in FFmpeg.
+        for f in files {
+            try ws.ffmpeg(["-i", ws.path("m.png"), "-vf", "format=rgb24,lut1d=file=\(ws.path("luts/" + f))", ws.path(f + ".png")])
+        }
+        let again = try ws.harmonize(args.map { $0 == ws.path("out.mkv") ? ws.path("out2.mkv") : $0 })
+        #expect(again.status != 0 && again.stderrText.contains("shot_001.cube: already exists"), "\(again.stderrText)")
+    }
+
+    @Test func maskClipsOfAnotherFrameRateFollowByTimestamp() throws {
+        let ws = try Workspace()
+        // Input at 25 fps; the mask at 50 fps is a 10-pixel column at x = 10 n in its frame n, so input
+        // frame k (t = k/25) must take mask frame 2k: the column at x = 20 k.
+        let clip = try ws.makeClip("in.mkv", size: "160x120", seconds: 0.28, codec: ["-c:v", "ffv1", "-pix_fmt", "bgr0"])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120:rate=50,format=gray,geq=lum='255*between(X-10*N,0,9)'",
+                       "-frames:v", "14", "-c:v", "ffv1", ws.path("m50.mkv")])
+        let r = try ws.harmonize([clip, "-m", ws.path("m50.mkv"), "-o", ws.path("out.mkv"), "--codec", "ffv1", "--model", model])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(!r.stderrText.contains("mask ends"), "\(r.stderrText)")
+        let a = try ws.frames(clip, pixFmt: "rgb24"), b = try ws.frames(ws.path("out.mkv"), pixFmt: "rgb24")
+        #expect(a.count == 7 && b.count == 7)
+        for k in 0..<min(a.count, b.count) {
+            let inside = HarmonizeTests().sameOutside(a[k], b[k], w: 160, x0: 20 * k, x1: 20 * k + 10)
+            #expect(inside && a[k] != b[k], "frame \(k) changed outside x = \(20 * k)..\(20 * k + 9)")
+        }
+    }
+
+    @Test func layersCompositeTheForegroundOverTheBackground() throws {
+        let ws = try Workspace()
+        // A 80x60 foreground clip with a round alpha over a 160x120 background still; strength 0
+        // shows the composite itself.
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=80x60:rate=25", "-vf",
+                       "format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*lt(hypot(X-40,Y-30),20)'",
+                       "-frames:v", "5", "-c:v", "png", ws.path("fg.mov")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=0x3060a0:size=160x120,format=rgb24", "-frames:v", "1", ws.path("bg.png")])
+        var r = try ws.harmonize(["--fg", ws.path("fg.mov"), "--bg", ws.path("bg.png"), "-o", ws.path("comp.mkv"), "--codec", "ffv1",
+                                  "--model", model, "--strength", "0"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(r.stderrText.contains("foreground is 80x60, fitted to the background's 160x120"), "\(r.stderrText)")
+        let comp = try ws.frames(ws.path("comp.mkv"), pixFmt: "rgb24")
+        #expect(comp.count == 5)
+        // Far from the circle: the background; at its centre: the foreground (a testsrc2 colour).
+        let corner = Array(comp[0][0..<3]), centre = Array(comp[0][(3 * (60 * 160 + 80))..<(3 * (60 * 160 + 80) + 3)])
+        #expect(corner == [0x30, 0x60, 0xa0])
+        #expect(centre != corner)
+        // Harmonized: changed inside the circle only.
+        r = try ws.harmonize(["--fg", ws.path("fg.mov"), "--bg", ws.path("bg.png"), "-o", ws.path("out.mkv"), "--codec", "ffv1", "--model", model])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let out = try ws.frames(ws.path("out.mkv"), pixFmt: "rgb24")
+        let outsideSame = HarmonizeTests().sameOutside(comp[0], out[0], w: 160, x0: 36, x1: 124)
+        #expect(outsideSame && comp[0] != out[0])
+        // A foreground without alpha takes --fg-matte; without it, a one-line error.
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120", "-frames:v", "1", ws.path("fg.png")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120,drawbox=x=40:y=30:w=80:h=60:color=white:t=fill,format=gray", "-frames:v", "1", ws.path("matte.png")])
+        r = try ws.harmonize(["--fg", ws.path("fg.png"), "--bg", ws.path("bg.png"), "-o", ws.path("o.png"), "--model", model])
+        #expect(r.status != 0 && r.stderrText.contains("fg.png: the foreground has no alpha channel: give its matte with --fg-matte"))
+        r = try ws.harmonize(["--fg", ws.path("fg.png"), "--bg", ws.path("bg.png"), "--fg-matte", ws.path("matte.png"), "-o", ws.path("o.png"),
+                              "--model", model, "--strength", "0"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let still = try ws.frames(ws.path("o.png"), pixFmt: "rgb24")[0], fgStill = try ws.frames(ws.path("fg.png"), pixFmt: "rgb24")[0]
+        let i = 3 * (60 * 160 + 80), j = 3 * (5 * 160 + 5)
+        #expect(Array(still[i..<(i + 3)]) == Array(fgStill[i..<(i + 3)]) && Array(still[j..<(j + 3)]) == [0x30, 0x60, 0xa0])
+        // A background clip with a still foreground: the background sets the timeline.
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-frames:v", "7", "-c:v", "ffv1", ws.path("bg.mkv")])
+        r = try ws.harmonize(["--fg", ws.path("fg.png"), "--fg-matte", ws.path("matte.png"), "--bg", ws.path("bg.mkv"), "-o", ws.path("o.mkv"),
+                              "--codec", "ffv1", "--model", model])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(try ws.frameTimes(ws.path("o.mkv")) == ws.frameTimes(ws.path("bg.mkv")))
+    }
+
+    @Test func installedBinaryFindsTheShippedWeights() throws {
+        let ws = try Workspace()
+        try FileManager.default.createDirectory(atPath: ws.path("prefix/bin"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: ws.path("prefix/share/harmonize"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: harmonizeBinary, toPath: ws.path("prefix/bin/harmonize"))
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1", ws.path("c.png")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=white:size=64x48,format=gray", "-frames:v", "1", ws.path("m.png")])
+        var r = try ws.run(ws.path("prefix/bin/harmonize"), [ws.path("c.png"), "-m", ws.path("m.png"), "-o", ws.path("o.png")],
+                           environment: ["HARMONIZE_MODEL": ""])
+        #expect(r.status != 0 && r.stderrText.contains("no model found"), "\(r.stderrText)")
+        try FileManager.default.copyItem(atPath: model, toPath: ws.path("prefix/share/harmonize/harmonize.safetensors"))
+        r = try ws.run(ws.path("prefix/bin/harmonize"), [ws.path("c.png"), "-m", ws.path("m.png"), "-o", ws.path("o.png")],
+                       environment: ["HARMONIZE_MODEL": ""])
+        #expect(r.status == 0, "\(r.stderrText)")
+    }
+}
