@@ -4,8 +4,11 @@ SHELL := /bin/bash
 APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev pkg-config ffmpeg
 BENCH_PACKAGES := time bc
 RELEASE_BIN := .build/release/harmonize
+PREFIX ?= /usr/local
+MODEL := models/harmonize.safetensors
+IHARMONY4 ?= ../shared/data/iharmony4-samples
 
-.PHONY: deps build test demo bench train clean
+.PHONY: deps build test demo bench train eval eval-video samples install uninstall clean
 
 deps:
 	@scripts/apt-ensure.sh $(APT_PACKAGES)
@@ -28,6 +31,29 @@ bench: build
 train:
 	training/prepare_data.sh
 	cd training && python3 train.py --run runs/base $(TRAIN_ARGS)
+
+# The shipped model on iHarmony4-style triplets: composite, Reinhard, PyTorch and the Swift command.
+eval: build
+	training/prepare_data.sh
+	cd training && python3 evaluate.py $(abspath $(IHARMONY4)) --model ../$(MODEL) --harmonize ../$(RELEASE_BIN)
+
+# Temporal evaluation on clips with ground truth (made from the validation photos): the README's table.
+eval-video: build
+	training/prepare_data.sh
+	cd training && python3 eval_video.py --harmonize ../$(RELEASE_BIN) --model ../$(MODEL)
+
+# Remakes samples/ (committed; see samples/README.md).
+samples:
+	training/prepare_data.sh
+	cd training && python3 make_samples.py ../samples
+
+# The tool and its weights: $(PREFIX)/bin/harmonize finds $(PREFIX)/share/harmonize/harmonize.safetensors.
+install: build
+	install -D -m 755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/harmonize
+	install -D -m 644 $(MODEL) $(DESTDIR)$(PREFIX)/share/harmonize/harmonize.safetensors
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/harmonize $(DESTDIR)$(PREFIX)/share/harmonize/harmonize.safetensors
 
 clean:
 	rm -rf .build out

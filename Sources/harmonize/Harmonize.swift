@@ -248,8 +248,9 @@ struct Harmonize: ParsableCommand {
             if let stage = smoothingSink, stage.inferred < summary.frames {
                 shots += ", network on \(stage.inferred) of them"
             }
-            note(String(format: "%d frames in %.1f s (%.1f fps) -> %@%@%@", summary.frames, summary.seconds,
-                        summary.framesPerSecond, target, shots, stop))
+            let count = summary.frames == 1 ? String(format: "1 frame in %.2f s", summary.seconds)
+                : String(format: "%d frames in %.1f s (%.1f fps)", summary.frames, summary.seconds, summary.framesPerSecond)
+            note("\(count) -> \(target)\(shots)\(stop)")
         }
     }
 
