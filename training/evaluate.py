@@ -1,13 +1,17 @@
 """Scores folders of iHarmony4-style triplets (composite_images/NAME_K_J.jpg, masks/NAME_K.png,
 real_images/NAME.jpg) as iHarmony4 does: MSE, PSNR and fMSE at 256x256 (bilinear resize; fMSE is the
 squared error summed over the foreground / (3 x foreground area)), per image and mean, for the
-composite itself, a Reinhard Lab colour-transfer baseline and, given --model, the PyTorch model.
+composite itself, a Reinhard Lab colour-transfer baseline, given --model the PyTorch model, and given
+--harmonize too the Swift command with the same weights (which must agree with PyTorch within 0.5 MSE).
 
-    python3 evaluate.py ../../shared/data/iharmony4-samples --model ../models/harmonize.safetensors
+    python3 evaluate.py ../../shared/data/iharmony4-samples --model ../models/harmonize.safetensors \
+        --harmonize ../.build/release/harmonize --markdown table.md
 """
 import argparse
 import math
 import os
+import subprocess
+import tempfile
 
 import torch
 from PIL import Image
@@ -77,14 +81,32 @@ def run_model(model, comp, mask, label):
     return out[0]
 
 
+def run_command(binary, model_path, comp, mask_path, label):
+    """The Swift `harmonize` command on one composite, its output read back. The composite goes in as
+    a PNG of the pixels PIL decoded, so that both engines see the same picture (FFmpeg's JPEG decoder
+    upsamples chroma differently from libjpeg's, which alone moves MSE by ~1)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out, comp_path = os.path.join(tmp, "out.png"), os.path.join(tmp, "composite.png")
+        Image.fromarray((comp * 255).round().byte().permute(1, 2, 0).contiguous().numpy()).save(comp_path)
+        cmd = [binary, comp_path, "-m", mask_path, "-o", out, "--model", model_path, "-q"] + (["--label", label] if label else [])
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"harmonize failed on {comp_path}: {p.stderr.strip()}")
+        return load(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="+")
     ap.add_argument("--model", help="safetensors weights (training/export.py)")
+    ap.add_argument("--harmonize", help="the built harmonize command, run with the same weights")
+    ap.add_argument("--markdown", help="also write the per-image table to this file")
     args = ap.parse_args()
     model = load_model(args.model) if args.model else None
-    methods = ["composite", "reinhard"] + (["model"] if model else [])
+    methods = ["composite", "reinhard"] + (["model"] if model else []) + (["harmonize"] if model and args.harmonize else [])
+    names = {"composite": "composite", "reinhard": "Reinhard (Lab transfer)", "model": "model (PyTorch)", "harmonize": "harmonize (Swift)"}
     totals = {m: [0.0, 0.0, 0.0] for m in methods}
+    per_image = []
     n = 0
     print(f"{'image':24s}" + "".join(f"{m + ' MSE':>16s}{'fMSE':>9s}" for m in methods))
     for folder in args.folders:
@@ -102,17 +124,39 @@ def main():
             mask = load(os.path.join(folder, "masks", f"{base}_{k}.png"), "L")
             real = load(os.path.join(folder, "real_images", f"{base}.jpg"))
             outs = {"composite": comp, "reinhard": reinhard(comp, mask)}
+            label = labels.get(name) if model and model.cfg.variant == "semantic" else None
             if model:
-                outs["model"] = run_model(model, comp, mask, labels.get(name) if model.cfg.variant == "semantic" else None)
+                outs["model"] = run_model(model, comp, mask, label)
+            if "harmonize" in methods:
+                outs["harmonize"] = run_command(args.harmonize, args.model, comp,
+                                                os.path.join(folder, "masks", f"{base}_{k}.png"), label)
             row = f"{name:24s}"
+            image = {"name": name}
             for m in methods:
                 mse, psnr, fmse = scores(outs[m], real, mask)
                 totals[m][0] += mse; totals[m][1] += psnr; totals[m][2] += fmse
+                image[m] = (mse, psnr, fmse)
                 row += f"{mse:16.1f}{fmse:9.1f}"
+            per_image.append(image)
             print(row)
             n += 1
     print(f"{'mean (' + str(n) + ' images)':24s}" + "".join(f"{t[0] / n:16.1f}{t[2] / n:9.1f}" for t in totals.values()))
     print("mean PSNR: " + ", ".join(f"{m} {t[1] / n:.2f} dB" for m, t in totals.items()))
+    if model:
+        best = "harmonize" if "harmonize" in methods else "model"
+        worse = [im["name"] for im in per_image if im[best][0] > im["composite"][0]]
+        print(f"{best}: {len(worse)} of {n} images worse than their composite (MSE){': ' + ', '.join(worse) if worse else ''}")
+    if "harmonize" in methods:
+        gap = max(abs(im["harmonize"][0] - im["model"][0]) for im in per_image)
+        print(f"Swift vs PyTorch: largest per-image MSE difference {gap:.3f} (must be <= 0.5)")
+    if args.markdown:
+        lines = ["| image | " + " | ".join(f"{names[m]} MSE / fMSE" for m in methods) + " |", "|---" + "|---:" * len(methods) + "|"]
+        for im in per_image:
+            lines.append(f"| {im['name']} | " + " | ".join(f"{im[m][0]:.1f} / {im[m][2]:.1f}" for m in methods) + " |")
+        lines.append(f"| **mean ({n})** | " + " | ".join(f"**{totals[m][0] / n:.1f} / {totals[m][2] / n:.1f}**" for m in methods) + " |")
+        lines.append(f"| mean PSNR | " + " | ".join(f"{totals[m][1] / n:.2f} dB" for m in methods) + " |")
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
