@@ -152,6 +152,47 @@ import Testing
         #expect(try ws.frameTimes(ws.path("o.mkv")) == ws.frameTimes(ws.path("bg.mkv")))
     }
 
+    @Test func folderWithMaskFolderToFolderKeepsNamesAndCount() throws {
+        let ws = try Workspace()
+        try FileManager.default.createDirectory(atPath: ws.path("in"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: ws.path("masks"), withIntermediateDirectories: true)
+        let names = ["shot2.png", "shot10.png", "shot1.png"]              // natural order: 1, 2, 10
+        for (k, name) in ["shot1.png", "shot2.png", "shot10.png"].enumerated() {
+            try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=96x64", "-vf", "hue=h=\(40 * k)", "-frames:v", "1", ws.path("in/" + name)])
+            try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=96x64,drawbox=x=\(32 * k):y=0:w=32:h=ih:color=white:t=fill,format=gray",
+                           "-frames:v", "1", ws.path("masks/m\(k + 1).png")])
+        }
+        let r = try ws.harmonize([ws.path("in"), "-m", ws.path("masks"), "-o", ws.path("out") + "/", "--model", model])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path("out")).sorted() == names.sorted())
+        for (k, name) in ["shot1.png", "shot2.png", "shot10.png"].enumerated() {
+            let a = try ws.frames(ws.path("in/" + name), pixFmt: "rgb24")[0], b = try ws.frames(ws.path("out/" + name), pixFmt: "rgb24")[0]
+            let onlyInside = HarmonizeTests().sameOutside(a, b, w: 96, x0: 32 * k, x1: 32 * k + 32)
+            #expect(onlyInside && a != b, "\(name) must change in its own mask's column only")
+        }
+    }
+
+    @Test func stdinToStdoutWithAMaskClipKeepsFramesAndTimes() throws {
+        let ws = try Workspace()
+        let input = try ws.makeClip("in.nut", size: "160x120", seconds: 0.8, codec: ["-c:v", "ffv1", "-pix_fmt", "yuv420p"])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120:rate=25,drawbox=x=40:y=20:w=80:h=80:color=white:t=fill,format=gray",
+                       "-frames:v", "20", "-c:v", "ffv1", ws.path("m.mkv")])
+        // The same pipe without harmonizing is the reference (4:2:0 in and out is not bit-exact).
+        for (name, flags) in [("out.nut", ["-m", ws.path("m.mkv"), "--model", model]), ("ref.nut", ["--passthrough"])] {
+            let inHandle = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
+            _ = FileManager.default.createFile(atPath: ws.path(name), contents: nil)
+            let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: ws.path(name)))
+            let r = try ws.harmonize(["-", "-o", "-"] + flags, stdin: inHandle, stdout: outHandle)
+            try outHandle.close()
+            #expect(r.status == 0, "\(r.stderrText)")
+        }
+        #expect(try ws.frameTimes(ws.path("out.nut")) == ws.frameTimes(input))
+        let a = try ws.frames(ws.path("ref.nut"), pixFmt: "rgb24"), b = try ws.frames(ws.path("out.nut"), pixFmt: "rgb24")
+        #expect(a.count == 20 && b.count == 20)
+        let changedInsideOnly = zip(a, b).allSatisfy { HarmonizeTests().sameOutside($0, $1, w: 160, x0: 40, x1: 120) && $0 != $1 }
+        #expect(changedInsideOnly)
+    }
+
     @Test func installedBinaryFindsTheShippedWeights() throws {
         let ws = try Workspace()
         try FileManager.default.createDirectory(atPath: ws.path("prefix/bin"), withIntermediateDirectories: true)
