@@ -27,10 +27,12 @@ bench: build
 	scripts/bench.sh $(RELEASE_BIN)
 
 # Training (never part of `make test`): installs the photo packages and PyTorch, then trains or resumes
-# the run in training/runs/base (checkpoints every 250 steps; run it again to continue).
+# the run in training/runs/base (checkpoints every 250 steps; run it again to continue) and exports
+# its EMA weights as the shipped model.
 train:
 	training/prepare_data.sh
 	cd training && python3 train.py --run runs/base $(TRAIN_ARGS)
+	cd training && python3 export.py runs/base/last.pt ../$(MODEL)
 
 # The shipped model on iHarmony4-style triplets: composite, Reinhard, PyTorch and the Swift command.
 eval: build

@@ -28,6 +28,7 @@ class DataConfig:
     area_max: float = 0.6
     stamp_share: float = 0.6       # masks from stamp silhouettes, the rest random smooth blobs
     feather_share: float = 0.3     # samples whose mask edge is feathered
+    lab_share: float = 0.35        # recolourings that start with a Lab transfer from another photo
     val_every: int = 8             # every 8th photo (sorted) is held out for validation
 
 
@@ -180,11 +181,11 @@ def hue_shift(x):
 RETOUCH = [exposure, white_balance, contrast_curve, saturation, vibrance, split_toning, gamma, hue_shift]
 
 
-def recolour(x, m, reference):
+def recolour(x, m, reference, lab_share=0.35):
     """One to three transforms, Lab transfer in about a third of the samples (HAdobe5k-style retouch
     otherwise: the region is another edit of the same photo)."""
     ops = random.sample(RETOUCH, random.choice([1, 1, 2, 3]))
-    y = transfer_lab(x, m, reference) if random.random() < 0.35 else x
+    y = transfer_lab(x, m, reference) if random.random() < lab_share else x
     for op in ops:
         y = op(y)
     return y
@@ -261,7 +262,7 @@ class Composites:
         reference = self.crop(self.rng.choice(self.photos))
         _, h, w = real.shape
         m = place_mask(self.stamps, h, w, self.cfg)
-        comp = recolour(real, m, reference) * m + real * (1 - m)
+        comp = recolour(real, m, reference, self.cfg.lab_share) * m + real * (1 - m)
         comp = (comp * 255).round() / 255          # composites are 8-bit pictures
         thumbs = prepare_thumbnails(comp.unsqueeze(0), m.unsqueeze(0), self.model_cfg)
         S = self.model_cfg.thumbnail

@@ -76,8 +76,14 @@ def main():
     ap.add_argument("--run", default=os.path.join(data.HERE, "runs", "base"))
     for f, v in asdict(TrainConfig()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
+    ap.add_argument("--data", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a data.DataConfig field (ablations), e.g. --data feather_share=0")
     args = ap.parse_args()
     cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
+    data_cfg = data.DataConfig()
+    for item in args.data:
+        key, value = item.split("=", 1)
+        setattr(data_cfg, key, type(getattr(data_cfg, key))(value))
     torch.set_num_threads(cfg.threads)
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, "last.pt")
@@ -97,9 +103,9 @@ def main():
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed at step {step} ({elapsed / 3600:.2f} h so far)")
 
-    train_paths, val_paths = data.split(data.DataConfig())
-    source = data.Composites(train_paths, seed=cfg.seed * 1000003 + step)   # new draws after a resume
-    val_source = data.Composites(val_paths, seed=12345)                     # the same set every time
+    train_paths, val_paths = data.split(data_cfg)
+    source = data.Composites(train_paths, data_cfg, seed=cfg.seed * 1000003 + step)   # new draws after a resume
+    val_source = data.Composites(val_paths, seed=12345)                     # the same set every time, default data
     with torch.random.fork_rng():
         torch.manual_seed(12345)
         val_batches = [data.batch(val_source, 16) for _ in range(max(1, cfg.val_samples // 16))]
@@ -121,7 +127,7 @@ def main():
         tmp = ckpt_path + ".tmp"
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                     "elapsed": elapsed, "torch_rng": torch.get_rng_state(), "config": asdict(model_cfg),
-                    "train_config": asdict(cfg)}, tmp)
+                    "train_config": asdict(cfg), "data_config": asdict(data_cfg)}, tmp)
         os.replace(tmp, ckpt_path)                 # a stop mid-save never corrupts the checkpoint
 
     model.train()
@@ -142,8 +148,8 @@ def main():
                 pe.lerp_(pm, 1 - cfg.ema)
         step += 1
         elapsed += time.time() - t0
-        row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss):.6f}", f"{float(mse) * 255 ** 2:.2f}",
-               f"{float(fmse) * 255 ** 2:.2f}", "", "", "", ""]
+        row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss.detach()):.6f}", f"{float(mse.detach()) * 255 ** 2:.2f}",
+               f"{float(fmse.detach()) * 255 ** 2:.2f}", "", "", "", ""]
         if step % cfg.val_every == 0 or step == cfg.steps:
             v = validate(ema, val_batches)
             row[6:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
