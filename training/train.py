@@ -35,6 +35,7 @@ class TrainConfig:
     val_samples: int = 128
     threads: int = 2
     seed: int = 0
+    stop_at: int = 0                # stop early at this step with the schedule of `steps` (ablations)
 
 
 def losses(model, b):
@@ -131,7 +132,7 @@ def main():
         os.replace(tmp, ckpt_path)                 # a stop mid-save never corrupts the checkpoint
 
     model.train()
-    while step < cfg.steps:
+    while step < (cfg.stop_at or cfg.steps):
         t0 = time.time()
         b = data.batch(source, cfg.batch)
         lr = learning_rate(cfg, step)
@@ -150,13 +151,13 @@ def main():
         elapsed += time.time() - t0
         row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss.detach()):.6f}", f"{float(mse.detach()) * 255 ** 2:.2f}",
                f"{float(fmse.detach()) * 255 ** 2:.2f}", "", "", "", ""]
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if step % cfg.val_every == 0 or step == cfg.steps or step == cfg.stop_at:
             v = validate(ema, val_batches)
             row[6:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
             print(f"step {step} val mse {v['mse']:.1f} fmse {v['fmse']:.1f} (composites {v['comp_mse']:.1f} / {v['comp_fmse']:.1f})", flush=True)
         writer.writerow(row)
         log.flush()
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+        if step % cfg.ckpt_every == 0 or step == cfg.steps or step == cfg.stop_at:
             save()
     save()
 
