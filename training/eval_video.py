@@ -28,7 +28,7 @@ SETTINGS = [
     ("--infer-every 4", ["--infer-every", "4"]),
     # Nearly one curve per shot: no flicker at all, so its TE is the floor that the composite's own
     # colour error leaves (a wrong gain on moving texture differs from frame to frame too).
-    ("one curve per shot (--smoothing 10)", ["--smoothing", "10"]),
+    ("one curve per shot (--smoothing 5)", ["--smoothing", "5"]),
 ]
 
 

@@ -87,7 +87,8 @@ public struct FrameSketch: Sendable {
 
 /// Which frames the network runs on (`--infer-every`).
 public enum InferencePolicy: Sendable, Equatable {
-    /// Every n-th frame of a shot (1: every frame), and always the first frame after a cut.
+    /// Every n-th frame of a shot (1: every frame), and always the first frame after a cut or where
+    /// the mask appears or vanishes.
     case every(Int)
     /// As often as the picture asks for: when the background or the mask has changed enough since
     /// the last inferred frame, at every cut, and at least every `maxGap` frames.
@@ -123,8 +124,8 @@ public final class KeyFramePlanner {
         let cut = detector.isCut(sketch.histogram)
         sinceKey += 1
         var infer: Bool
-        if key == nil || cut {
-            infer = true
+        if key == nil || cut || sketch.hasMask != key!.hasMask {
+            infer = true                    // a new shot, or the mask appears or vanishes
         } else {
             switch policy {
             case .every(let n):
@@ -132,7 +133,6 @@ public final class KeyFramePlanner {
             case .auto(let maxGap, let colourChange, let maskChange):
                 let change = sketch.change(since: key!)
                 infer = sinceKey >= maxGap || change.colour > colourChange || change.mask > maskChange
-                    || sketch.hasMask != key!.hasMask
             }
         }
         if infer {

@@ -16,6 +16,7 @@ public final class TemporalSmoother<Payload> {
         let payload: Payload
         let curves: ToneCurves
         let shot: Int
+        let weight: Float
     }
 
     public let radius: Int
@@ -37,10 +38,11 @@ public final class TemporalSmoother<Payload> {
     }
 
     /// Adds the next frame's curves, `cut` when it starts a new shot (found elsewhere, e.g. by a
-    /// `KeyFramePlanner`); returns the frames now ready, in order.
-    public func push(_ curves: ToneCurves, cut: Bool, payload: Payload) -> [Output] {
+    /// `KeyFramePlanner`); returns the frames now ready, in order. `counts: false` keeps the frame's
+    /// curves out of its neighbours' averages (a frame whose mask is empty has no curves of its own).
+    public func push(_ curves: ToneCurves, cut: Bool, counts: Bool = true, payload: Payload) -> [Output] {
         if cut { shot += 1 }
-        entries.append(Entry(payload: payload, curves: curves, shot: shot))
+        entries.append(Entry(payload: payload, curves: curves, shot: shot, weight: counts ? 1 : 0))
         var ready: [Output] = []
         // A frame is ready once `radius` frames of its own shot follow it, or its shot has ended.
         while nextOut < entries.count {
@@ -68,12 +70,13 @@ public final class TemporalSmoother<Payload> {
         // Triangular weights over the same shot's frames within the radius.
         var sum = [Float](repeating: 0, count: e.curves.values.count)
         var total: Float = 0
-        for j in max(0, i - radius)...min(entries.count - 1, i + radius) where entries[j].shot == e.shot {
-            let w = Float(radius + 1 - abs(j - i))
+        for j in max(0, i - radius)...min(entries.count - 1, i + radius) where entries[j].shot == e.shot && entries[j].weight > 0 {
+            let w = Float(radius + 1 - abs(j - i)) * entries[j].weight
             let v = entries[j].curves.values
             for k in 0..<sum.count { sum[k] += w * v[k] }
             total += w
         }
+        guard total > 0 else { return Output(payload: e.payload, curves: e.curves, shot: e.shot) }
         return Output(payload: e.payload, curves: ToneCurves(size: e.curves.size, values: sum.map { $0 / total }), shot: e.shot)
     }
 

@@ -6,7 +6,8 @@ import Foundation
 ///
 /// The background sets the size (the foreground and matte are fitted to it, with a note). The
 /// timeline is the foreground's when it is a clip, else the background's; the other layer is a
-/// still, or a clip followed by frame index that holds its last frame if it ends first.
+/// still, or a clip followed by frame index that holds its last frame if it ends first. A matte
+/// clip follows a foreground video by timestamp, like `-m`.
 public final class LayerComposite: FrameSource {
     private let driver: FrameSource
     private let foregroundDrives: Bool
@@ -34,7 +35,10 @@ public final class LayerComposite: FrameSource {
         // Step 2: open both layers at the background's size (the foreground keeps its alpha).
         let fgLayout = PixelLayout(deep: deep, alpha: matte == nil)
         var fg: FrameSource = try openSource(foreground, frameRate: frameRate, fit: (width, height, fgLayout))
-        if let matte { fg = try MaskedSource(base: fg, maskPath: matte) }
+        if let matte {
+            let videos = [foreground, matte].allSatisfy { if case .video = Endpoint($0) { return true }; return false }
+            fg = try MaskedSource(base: fg, maskPath: matte, byTimestamp: videos)
+        }
         let bg = try openSource(background, frameRate: frameRate, fit: (width, height, PixelLayout(deep: deep, alpha: false)))
         // Step 3: the clip sets the timeline.
         let fgIsStill = Endpoint(foreground) == .image(foreground)
@@ -47,8 +51,13 @@ public final class LayerComposite: FrameSource {
         info.width = width
         info.height = height
         info.layout = PixelLayout(deep: deep, alpha: false)
+        // The picture is the background's: its depth, colour tags, aspect and orientation.
         info.bitDepth = bgProbe.info.bitDepth
         info.color = bgProbe.info.color
+        info.sourcePixelFormat = bgProbe.info.sourcePixelFormat
+        info.sampleAspectRatio = bgProbe.info.sampleAspectRatio
+        info.rotation = bgProbe.info.rotation
+        info.displayMatrix = bgProbe.info.displayMatrix
         self.info = info
     }
 

@@ -127,15 +127,17 @@ public final class MaskedSource: FrameSource {
         baseStart = start
         let t = Double(frame.pts - start) * base.info.timeBase.double
         if last == nil, upcoming == nil { upcoming = try nextMaskFrame() }
+        var shown: VideoFrame?
         while let candidate = upcoming {
             let mStart = maskStart ?? candidate.pts
             maskStart = mStart
             let tm = Double(candidate.pts - mStart) * mask.info.timeBase.double
-            guard last == nil || tm <= t + 0.0005 else { break }
-            last = alphaPlane(of: candidate)
+            guard (last == nil && shown == nil) || tm <= t + 0.0005 else { break }
+            shown = candidate
             lastTime = tm
             upcoming = try nextMaskFrame()
         }
+        if let shown { last = alphaPlane(of: shown) }      // only the frame shown is converted
         // Past the mask's end by more than one of its frames: say so once.
         let rate = mask.info.frameRate.isValid ? mask.info.frameRate.double : 25
         if upcoming == nil, !maskEnded, t > lastTime + 1 / rate + 0.0005 {

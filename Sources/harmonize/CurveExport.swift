@@ -21,7 +21,6 @@ final class CurveExport: @unchecked Sendable {
     private let jsonlPath: String?
     private let cube: CubeTarget?
     private let timeBase: Rational
-    private let overwrite: Bool
     /// The running sum of the current shot's 3x256 LUTs and where the shot began.
     private var sum = [Double](repeating: 0, count: 3 * 256)
     private var count = 0
@@ -31,7 +30,6 @@ final class CurveExport: @unchecked Sendable {
     private var cubesWritten = 0
 
     init(jsonl: String?, lut: String?, timeBase: Rational, overwrite: Bool) throws {
-        self.overwrite = overwrite
         if let jsonl, !overwrite && FileManager.default.fileExists(atPath: jsonl) {
             throw PipeError(jsonl, "already exists (use -y to overwrite)")
         }
@@ -73,6 +71,8 @@ final class CurveExport: @unchecked Sendable {
         if !overwrite, let first = old.sorted().first {
             throw PipeError((dir as NSString).appendingPathComponent(first), "already exists (use -y to overwrite)")
         }
+        // With -y the folder is this run's: an earlier run's extra shots must not linger.
+        for name in old { unlink((dir as NSString).appendingPathComponent(name)) }
     }
 
     /// A frame was written with these curves, in frame order; `shot` grows at each scene cut.

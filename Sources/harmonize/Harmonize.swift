@@ -59,7 +59,7 @@ struct Harmonize: ParsableCommand {
     @Option(help: "0 keeps the input, 1 applies the predicted curves fully.")
     var strength: Float = 1
 
-    @Option(help: "Temporal smoothing of the curves, in seconds of window on each side (0: every frame on its own).")
+    @Option(help: "Temporal smoothing of the curves, in seconds of window on each side (0: every frame on its own; at most 5). Frames in the window are held in memory.")
     var smoothing: Double = 0.25
 
     @Option(name: .customLong("infer-every"), help: ArgumentHelp("Run the network on every N-th frame, or 'auto' (more often where the background or mask changes); curves in between are interpolated.", valueName: "N|auto"))
@@ -116,15 +116,16 @@ struct Harmonize: ParsableCommand {
             if input != nil { throw ValidationError("give either INPUT or --fg/--bg, not both") }
             if mask != nil { throw ValidationError("in layers mode the mask is the foreground's alpha or --fg-matte, not -m") }
             if passthrough { throw ValidationError("--passthrough has nothing to do in layers mode") }
+            if [fg, bg, fgMatte].contains("-") { throw ValidationError("layers are read from files, not standard input") }
         } else if input == nil {
             throw ValidationError("missing INPUT (or --fg FG --bg BG for layers mode)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
         if !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
-        if !(0...10).contains(smoothing) { throw ValidationError("--smoothing must be between 0 and 10 seconds") }
+        if !(0...5).contains(smoothing) { throw ValidationError("--smoothing must be between 0 and 5 seconds") }
         if !(sceneThreshold > 1) { throw ValidationError("--scene-threshold must be greater than 1") }
-        if inferencePolicy == nil { throw ValidationError("--infer-every must be a whole number from 1 to 1000, or auto") }
+        if inferencePolicy == nil { throw ValidationError("--infer-every must be a whole number from 1 to 100, or auto") }
         if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
     }
 
@@ -144,7 +145,7 @@ struct Harmonize: ParsableCommand {
 
     var inferencePolicy: InferencePolicy? {
         if inferEvery == "auto" { return .automatic }
-        guard let n = Int(inferEvery), (1...1000).contains(n) else { return nil }
+        guard let n = Int(inferEvery), (1...100).contains(n) else { return nil }
         return .every(n)
     }
 
@@ -202,8 +203,6 @@ struct Harmonize: ParsableCommand {
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
         }
-        let export = curvesOut == nil && lutOut == nil ? nil
-            : try CurveExport(jsonl: curvesOut, lut: lutOut, timeBase: opened.info.timeBase, overwrite: y)
         let (source, harmonizer) = try plan(opened)
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y)
@@ -211,6 +210,14 @@ struct Harmonize: ParsableCommand {
         var outputInfo = source.info
         if sideBySide { outputInfo.width *= 2 }
         let output = try openSink(self.output, info: outputInfo, passthrough: source.passthrough, options: options)
+        let export: CurveExport?
+        do {
+            export = curvesOut == nil && lutOut == nil ? nil
+                : try CurveExport(jsonl: curvesOut, lut: lutOut, timeBase: source.info.timeBase, overwrite: y)
+        } catch {
+            output.abort()
+            throw error
+        }
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         var pipeline: Pipeline
         var sink: FrameSink = output

@@ -25,7 +25,7 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// The last inferred frame (its index and curves) and the frames after it awaiting the next.
     private var lastKey: (index: Int, curves: ToneCurves)?
     private var pending: [(VideoFrame, Harmonizer.Prediction)] = []
-    /// Shots found (1 + cuts), and frames the network ran on, for the summary.
+    /// Shots found (1 + cuts), and frames the network ran on (mask not empty), for the summary.
     private(set) var shots = 0
     private(set) var inferred = 0
 
@@ -50,7 +50,9 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
 
     /// The worker stage: predict (where planned) and keep the result for the in-order stage.
     func predict(_ frame: VideoFrame) {
-        let d = decisions.withLock { $0.removeValue(forKey: frame.index) } ?? .init(infer: true, cut: false)
+        guard let d = decisions.withLock({ $0.removeValue(forKey: frame.index) }) else {
+            preconditionFailure("frame \(frame.index) reached a worker without a plan")
+        }
         let p = harmonizer.predict(frame, infer: d.infer)
         predictions.withLock { $0[frame.index] = (p, d) }
     }
@@ -65,13 +67,17 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
             pending.append((frame, p))
             return
         }
-        inferred += 1
-        // A frame whose mask is empty borrows the last curves, so it neither pulls its neighbours
-        // toward the identity nor breaks an interpolation.
-        let curves = p.stages == nil ? (lastKey?.curves ?? p.curves) : p.curves
+        if p.stages != nil { inferred += 1 }
         // The frames since the last inferred one: interpolated within a shot, held before a cut.
-        try flushPending(next: d.cut ? nil : (frame.index, curves))
-        try emit(smoother.push(curves, cut: d.cut, payload: (frame, p)))
+        if d.cut {
+            try flushPending(next: nil)
+            lastKey = nil               // nothing of the last shot carries into this one
+        }
+        // A frame whose mask is empty has no curves of its own: it holds the shot's last ones (or
+        // the identity) and stays out of its neighbours' averages.
+        let curves = p.stages == nil ? (lastKey?.curves ?? p.curves) : p.curves
+        try flushPending(next: (frame.index, curves))
+        try emit(smoother.push(curves, cut: d.cut, counts: p.stages != nil, payload: (frame, p)))
         lastKey = (frame.index, curves)
     }
 

@@ -65,6 +65,20 @@ func signature(scene: Int, noise: Float) -> [Float] {
         #expect(smoother.finish().isEmpty)
     }
 
+    @Test func framesThatDoNotCountStayOutOfTheAverage() {
+        // Frame 3 has no mask (identity-like curves of no meaning): its neighbours must not see it.
+        let smoother = TemporalSmoother<Int>(radius: 2)
+        var out: [TemporalSmoother<Int>.Output] = []
+        for t in 0..<7 {
+            out += smoother.push(flat(t == 3 ? 9 : 0.5), cut: false, counts: t != 3, payload: t)
+        }
+        out += smoother.finish()
+        #expect(out.map(\.payload) == Array(0..<7))
+        let unaffected = out.filter { $0.payload != 3 }.allSatisfy { $0.curves == flat(0.5) }
+        #expect(unaffected)
+        #expect(out[3].curves == flat(0.5), "a frame that does not count takes its neighbours' average")
+    }
+
     @Test func cutDetectorIgnoresMotionAndFindsCuts() {
         let detector = SceneCutDetector()
         var cuts: [Int] = []

@@ -1,0 +1,62 @@
+import Testing
+@testable import Engine
+
+/// A w x h RGB picture from a function of (x, y, channel), in [0, 255].
+func picture(_ w: Int, _ h: Int, _ f: (Int, Int, Int) -> Int) -> [UInt8] {
+    var px = [UInt8](repeating: 0, count: w * h * 3)
+    for y in 0..<h { for x in 0..<w { for c in 0..<3 { px[(y * w + x) * 3 + c] = UInt8(max(0, min(255, f(x, y, c)))) } } }
+    return px
+}
+
+func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
+    var px = px
+    return px.withUnsafeMutableBytes { p in
+        mask.withUnsafeBufferPointer { m in
+            FrameSketch(image: ImageView(width: w, height: h, channels: 3, bytesPerSample: 1, rowBytes: w * 3, data: p.baseAddress!),
+                        mask: MaskView(width: w, height: h, rowBytes: w, data: m.baseAddress!))
+        }
+    }
+}
+
+@Suite struct PlanningTests {
+    let w = 192, h = 108
+    var box: [UInt8] { (0..<(192 * 108)).map { i in (i % 192 >= 60 && i % 192 < 120) ? 255 : 0 } }
+
+    @Test func everyNRestartsAtACut() {
+        let planner = KeyFramePlanner(policy: .every(3))
+        let a = picture(w, h) { x, y, c in (x * 3 + y * 2 + c * 60) % 256 }
+        let b = picture(w, h) { x, y, c in c == 2 ? 220 : (x * y) % 40 }
+        var inferred: [Int] = [], cuts: [Int] = []
+        for t in 0..<14 {
+            let d = planner.decide(sketch(t < 7 ? a : b, box, w, h))
+            if d.infer { inferred.append(t) }
+            if d.cut { cuts.append(t) }
+        }
+        #expect(cuts == [7])
+        #expect(inferred == [0, 3, 6, 7, 10, 13])
+    }
+
+    @Test func autoFollowsChangesOfPictureAndMask() {
+        let planner = KeyFramePlanner(policy: .automatic)
+        let base = picture(w, h) { x, y, c in 40 + (x + 2 * y + 50 * c) % 150 }
+        var inferred: [Int] = []
+        for t in 0..<40 {
+            // Still for 20 frames, then the mask slides 6 pixels a frame.
+            let shift = t < 20 ? 0 : 6 * (t - 19)
+            let mask = (0..<(w * h)).map { i in (i % w >= 20 + shift && i % w < 60 + shift) ? UInt8(255) : 0 }
+            if planner.decide(sketch(base, mask, w, h)).infer { inferred.append(t) }
+        }
+        #expect(inferred.filter { $0 < 20 } == [0, 12], "a still shot: every 12 frames")
+        #expect(inferred.filter { $0 >= 20 }.count >= 8, "a moving mask: \(inferred)")
+    }
+
+    @Test func sketchHistogramIgnoresExposureButNotContent() {
+        let a = picture(w, h) { x, y, c in 30 + (x * 5 + y * 3 + c * 70) % 180 }
+        let brighter = picture(w, h) { x, y, c in Int(Double(30 + (x * 5 + y * 3 + c * 70) % 180) * 1.25) }
+        let other = picture(w, h) { x, y, c in c == 0 ? 200 - y : 60 + (x % 7) }
+        func distance(_ p: FrameSketch, _ q: FrameSketch) -> Float { zip(p.histogram, q.histogram).map { abs($0 - $1) }.reduce(0, +) }
+        let (sa, sb, so) = (sketch(a, box, w, h), sketch(brighter, box, w, h), sketch(other, box, w, h))
+        #expect(distance(sa, sb) < 0.3 * distance(sa, so))
+        #expect(abs(sa.histogram.reduce(0, +) - 1) < 1e-4)
+    }
+}
