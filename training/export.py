@@ -41,10 +41,12 @@ def main():
     ap.add_argument("checkpoint", help="training checkpoint (.pt) holding 'config' and 'ema' or 'model'")
     ap.add_argument("output", help="safetensors file to write")
     ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32")
+    ap.add_argument("--weights", choices=["ema", "raw"], default="ema",
+                    help="the EMA of the weights (default) or the last step's (pick by validate.py)")
     args = ap.parse_args()
     ckpt = torch.load(args.checkpoint, map_location="cpu")
     model = S2CRNet(ModelConfig(**ckpt["config"]))
-    model.load_state_dict(ckpt.get("ema") or ckpt["model"])
+    model.load_state_dict(ckpt["ema"] if args.weights == "ema" and "ema" in ckpt else ckpt["model"])
     export(model, args.output, {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[args.dtype])
 
 

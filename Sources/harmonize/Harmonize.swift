@@ -20,9 +20,9 @@ struct Harmonize: ParsableCommand {
             harmonize clip.mp4 -m mask.png -o out.mp4
           A clip with its mask clip, running the network on fewer frames:
             harmonize shot.mp4 -m matte.mp4 -o out.mp4 --infer-every auto
-          Layers: a foreground with alpha (or --fg-matte) over a background still or clip:
+          Layers: a foreground with alpha over a background still or clip:
             harmonize --fg actor.mov --bg plate.mp4 -o out.mp4
-          A png sequence with alpha, and the curves as a LUT per shot for a grading tool:
+          A png sequence with alpha, and a LUT per shot for a grading tool:
             harmonize frames/%04d.png -o out/%04d.png --lut-out luts/
           Decode and re-encode a clip (checks the I/O path):
             harmonize clip.mov -o out.mp4 --passthrough
