@@ -94,7 +94,7 @@ public enum InferencePolicy: Sendable, Equatable {
     /// the last inferred frame, at every cut, and at least every `maxGap` frames.
     case auto(maxGap: Int, colourChange: Float, maskChange: Float)
 
-    public static let automatic = InferencePolicy.auto(maxGap: 12, colourChange: 0.02, maskChange: 0.01)
+    public static let automatic = InferencePolicy.auto(maxGap: 12, colourChange: 0.04, maskChange: 0.02)
 }
 
 /// Decides, in frame order, whether each frame starts a new shot and whether to run the network on

@@ -67,11 +67,18 @@ public final class TemporalSmoother<Payload> {
         let e = entries[i]
         nextOut += 1
         guard radius > 0 else { return Output(payload: e.payload, curves: e.curves, shot: e.shot) }
-        // Triangular weights over the same shot's frames within the radius.
+        // The window is symmetric: near the start or end of a shot it shrinks on both sides, so a
+        // curve that drifts through the shot is not pulled toward the shot's middle at its edges
+        // (the first frame after a cut gets exactly its own curves).
+        var left = 0, right = 0
+        while left < radius, i - left - 1 >= 0, entries[i - left - 1].shot == e.shot { left += 1 }
+        while right < radius, i + right + 1 < entries.count, entries[i + right + 1].shot == e.shot { right += 1 }
+        let k = min(left, right)
+        // Triangular weights over the same shot's frames within the window.
         var sum = [Float](repeating: 0, count: e.curves.values.count)
         var total: Float = 0
-        for j in max(0, i - radius)...min(entries.count - 1, i + radius) where entries[j].shot == e.shot && entries[j].weight > 0 {
-            let w = Float(radius + 1 - abs(j - i)) * entries[j].weight
+        for j in (i - k)...(i + k) where entries[j].weight > 0 {
+            let w = Float(k + 1 - abs(j - i)) * entries[j].weight
             let v = entries[j].curves.values
             for k in 0..<sum.count { sum[k] += w * v[k] }
             total += w
