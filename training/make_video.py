@@ -53,17 +53,21 @@ EVAL_CLIPS = [
 ]
 
 
+def warp(img, theta, out_hw):
+    """Bilinear sample of `img` (C, H, W) at out_hw, `theta` mapping output normalised coordinates
+    to input ones (align_corners=False); outside the input is 0."""
+    theta = torch.tensor(theta, dtype=torch.float32).unsqueeze(0)
+    grid = F.affine_grid(theta, (1, img.shape[0], *out_hw), align_corners=False)
+    return F.grid_sample(img.unsqueeze(0), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+
+
 def affine_crop(img, centre, size, out_hw, angle=0.0):
-    """Bilinear sample of `img` (3 or 1, H, W) over a rotated window (centre, size in pixels) -> out_hw."""
+    """`img` (3 or 1, H, W) seen through a rotated window (centre, size in pixels), at out_hw."""
     _, H, W = img.shape
     cx, cy = centre
     sw, sh = size
     c, s = math.cos(angle), math.sin(angle)
-    # Output normalised coords -> input normalised coords (align_corners=False).
-    theta = torch.tensor([[c * sw / W, -s * sh / W, 2 * cx / W - 1],
-                          [s * sw / H, c * sh / H, 2 * cy / H - 1]], dtype=torch.float32)
-    grid = F.affine_grid(theta.unsqueeze(0), (1, img.shape[0], *out_hw), align_corners=False)
-    return F.grid_sample(img.unsqueeze(0), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+    return warp(img, [[c * sw / W, -s * sh / W, 2 * cx / W - 1], [s * sw / H, c * sh / H, 2 * cy / H - 1]], out_hw)
 
 
 def camera(shot: Shot, photo, t, out_w, out_h, rng):
@@ -101,12 +105,9 @@ def object_mask(stamp, t, frames, out_w, out_h, rng):
     # Each output pixel, relative to the centre and rotated back, in the stamp's normalised coords.
     angle = 0.08 * math.sin(t * 0.2)
     c, s = math.cos(angle), math.sin(angle)
-    Hs, Ws = stamp.shape
     ex, ey = out_w / 2 - cx, out_h / 2 - cy
-    theta = torch.tensor([[c * out_w / size[0], s * out_h / size[0], (c * ex + s * ey) / (size[0] / 2)],
-                          [-s * out_w / size[1], c * out_h / size[1], (-s * ex + c * ey) / (size[1] / 2)]], dtype=torch.float32)
-    grid = F.affine_grid(theta.unsqueeze(0), (1, 1, out_h, out_w), align_corners=False)
-    m = F.grid_sample(stamp.view(1, 1, Hs, Ws), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+    m = warp(stamp.unsqueeze(0), [[c * out_w / size[0], s * out_h / size[0], (c * ex + s * ey) / (size[0] / 2)],
+                                  [-s * out_w / size[1], c * out_h / size[1], (-s * ex + c * ey) / (size[1] / 2)]], (out_h, out_w))
     return F.avg_pool2d(m.unsqueeze(0), 3, stride=1, padding=1, count_include_pad=False)[0].clamp(0, 1)
 
 

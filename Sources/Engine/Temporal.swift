@@ -16,33 +16,27 @@ public final class TemporalSmoother<Payload> {
         let payload: Payload
         let curves: ToneCurves
         let shot: Int
-        let weight: Float
+        let counts: Bool
     }
 
     public let radius: Int
-    private let detector: SceneCutDetector
     private var entries: [Entry] = []      // from the oldest frame still needed (radius back)
     private var nextOut = 0                // index into `entries` of the next frame to emit
     private var shot = 0
 
     /// - radius: frames on each side (0: every frame on its own); the delay is `radius` frames.
-    public init(radius: Int, detector: SceneCutDetector = SceneCutDetector()) {
+    public init(radius: Int) {
         precondition(radius >= 0)
         self.radius = radius
-        self.detector = detector
     }
 
-    /// Adds the next frame's curves and scene signature; returns the frames now ready, in order.
-    public func push(_ curves: ToneCurves, signature: [Float], payload: Payload) -> [Output] {
-        push(curves, cut: detector.isCut(signature), payload: payload)
-    }
-
-    /// Adds the next frame's curves, `cut` when it starts a new shot (found elsewhere, e.g. by a
-    /// `KeyFramePlanner`); returns the frames now ready, in order. `counts: false` keeps the frame's
-    /// curves out of its neighbours' averages (a frame whose mask is empty has no curves of its own).
+    /// Adds the next frame's curves, `cut` when it starts a new shot (found by a `SceneCutDetector`,
+    /// as `KeyFramePlanner` does); returns the frames now ready, in order. `counts: false` keeps the
+    /// frame's curves out of its neighbours' averages (a frame whose mask is empty has no curves of
+    /// its own).
     public func push(_ curves: ToneCurves, cut: Bool, counts: Bool = true, payload: Payload) -> [Output] {
         if cut { shot += 1 }
-        entries.append(Entry(payload: payload, curves: curves, shot: shot, weight: counts ? 1 : 0))
+        entries.append(Entry(payload: payload, curves: curves, shot: shot, counts: counts))
         var ready: [Output] = []
         // A frame is ready once `radius` frames of its own shot follow it, or its shot has ended.
         while nextOut < entries.count {
@@ -77,8 +71,8 @@ public final class TemporalSmoother<Payload> {
         // Triangular weights over the same shot's frames within the window.
         var sum = [Float](repeating: 0, count: e.curves.values.count)
         var total: Float = 0
-        for j in (i - k)...(i + k) where entries[j].weight > 0 {
-            let w = Float(k + 1 - abs(j - i)) * entries[j].weight
+        for j in (i - k)...(i + k) where entries[j].counts {
+            let w = Float(k + 1 - abs(j - i))
             let v = entries[j].curves.values
             for k in 0..<sum.count { sum[k] += w * v[k] }
             total += w

@@ -10,6 +10,20 @@ public enum Endpoint: Equatable, Sendable {
 
     public static let imageExtensions = FolderSource.imageExtensions
 
+    /// A single picture (one frame for every frame of a clip).
+    public var isStill: Bool {
+        if case .image = self { return true }
+        return false
+    }
+
+    /// A stream with its own timestamps (a video file or standard input), as opposed to images.
+    public var hasTimestamps: Bool {
+        switch self {
+        case .video, .standardStream: true
+        default: false
+        }
+    }
+
     public init(_ argument: String) {
         var isDir: ObjCBool = false
         if argument == "-" {

@@ -58,11 +58,7 @@ public final class FolderSource: FrameSource {
         if reader.info.width != info.width || reader.info.height != info.height {
             warnings.append("\(path): \(reader.info.width)x\(reader.info.height) scaled to \(info.width)x\(info.height)")
         }
-        var frame: VideoFrame?
-        while let item = try reader.next() {
-            if case .frame(let f) = item { frame = f; break }
-        }
-        guard let frame else {
+        guard let frame = try reader.nextFrame() else {
             if Interrupt.isRequested { return nil }
             throw PipeError(path, "no picture could be decoded")
         }

@@ -36,17 +36,17 @@ public final class LayerComposite: FrameSource {
         let fgLayout = PixelLayout(deep: deep, alpha: matte == nil)
         var fg: FrameSource = try openSource(foreground, frameRate: frameRate, fit: (width, height, fgLayout))
         if let matte {
-            let videos = [foreground, matte].allSatisfy { if case .video = Endpoint($0) { return true }; return false }
-            fg = try MaskedSource(base: fg, maskPath: matte, byTimestamp: videos)
+            let byTimestamp = Endpoint(foreground).hasTimestamps && Endpoint(matte).hasTimestamps
+            fg = try MaskedSource(base: fg, maskPath: matte, byTimestamp: byTimestamp)
         }
         let bg = try openSource(background, frameRate: frameRate, fit: (width, height, PixelLayout(deep: deep, alpha: false)))
         // Step 3: the clip sets the timeline.
-        let fgIsStill = Endpoint(foreground) == .image(foreground)
-        foregroundDrives = !fgIsStill || Endpoint(background) == .image(background)
+        let fgIsStill = Endpoint(foreground).isStill, bgIsStill = Endpoint(background).isStill
+        foregroundDrives = !fgIsStill || bgIsStill
         driver = foregroundDrives ? fg : bg
         other = foregroundDrives ? bg : fg
         otherPath = foregroundDrives ? background : foreground
-        otherIsStill = foregroundDrives ? Endpoint(background) == .image(background) : true
+        otherIsStill = foregroundDrives ? bgIsStill : true
         var info = driver.info
         info.width = width
         info.height = height
@@ -69,11 +69,7 @@ public final class LayerComposite: FrameSource {
         guard case .frame(let frame) = item else { return item }
         // The other layer: the next frame of a clip, or the one held (a still, or a clip that ended).
         if !otherEnded && (otherHeld == nil || !otherIsStill) {
-            var found: VideoFrame?
-            while let o = try other.next() {
-                if case .frame(let f) = o { found = f; break }
-            }
-            if let found {
+            if let found = try other.nextFrame() {
                 otherHeld = found
             } else {
                 otherEnded = true

@@ -51,11 +51,7 @@ public struct StillMask: Sendable {
 
     public init(path: String, width: Int, height: Int) throws {
         let (source, note) = try openMask(path, width: width, height: height)
-        var first: VideoFrame?
-        while let item = try source.next() {
-            if case .frame(let f) = item { first = f; break }
-        }
-        guard let frame = first else { throw PipeError(path, "no picture could be decoded from the mask") }
+        guard let frame = try source.nextFrame() else { throw PipeError(path, "no picture could be decoded from the mask") }
         self.width = width
         self.height = height
         self.alpha = alphaPlane(of: frame)
@@ -95,20 +91,13 @@ public final class MaskedSource: FrameSource {
     public var passthrough: [PassthroughStream] { base.passthrough }
     public var warnings: [String] { notes + base.warnings + mask.warnings }
 
-    private func nextMaskFrame() throws -> VideoFrame? {
-        while let m = try mask.next() {
-            if case .frame(let f) = m { return f }
-        }
-        return nil
-    }
-
     public func next() throws -> SourceItem? {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
         if byTimestamp {
             try advanceByTime(to: frame)
         } else if !maskEnded {
-            if let found = try nextMaskFrame() {
+            if let found = try mask.nextFrame() {
                 last = alphaPlane(of: found)
             } else {
                 maskEnded = true
@@ -126,7 +115,7 @@ public final class MaskedSource: FrameSource {
         let start = baseStart ?? frame.pts
         baseStart = start
         let t = Double(frame.pts - start) * base.info.timeBase.double
-        if last == nil, upcoming == nil { upcoming = try nextMaskFrame() }
+        if last == nil, upcoming == nil { upcoming = try mask.nextFrame() }
         var shown: VideoFrame?
         while let candidate = upcoming {
             let mStart = maskStart ?? candidate.pts
@@ -135,7 +124,7 @@ public final class MaskedSource: FrameSource {
             guard (last == nil && shown == nil) || tm <= t + 0.0005 else { break }
             shown = candidate
             lastTime = tm
-            upcoming = try nextMaskFrame()
+            upcoming = try mask.nextFrame()
         }
         if let shown { last = alphaPlane(of: shown) }      // only the frame shown is converted
         // Past the mask's end by more than one of its frames: say so once.

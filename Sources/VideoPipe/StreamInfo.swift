@@ -108,6 +108,16 @@ public protocol FrameSource: AnyObject {
     var warnings: [String] { get }
 }
 
+extension FrameSource {
+    /// The next picture, passing over packets of other streams; nil at the end of input.
+    public func nextFrame() throws -> VideoFrame? {
+        while let item = try next() {
+            if case .frame(let f) = item { return f }
+        }
+        return nil
+    }
+}
+
 /// Where frames go. Called from one thread (the pipeline's sink stage), in order.
 public protocol FrameSink: AnyObject {
     func write(_ frame: VideoFrame) throws

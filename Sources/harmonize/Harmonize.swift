@@ -164,16 +164,13 @@ struct Harmonize: ParsableCommand {
         if source is LayerComposite {
             masks = .clip
         } else if let mask {
-            if case .image = Endpoint(mask) {
+            if Endpoint(mask).isStill {
                 let still = try StillMask(path: mask, width: info.width, height: info.height)
                 if let note = still.note, !q { self.note(note) }
                 masks = .still(still)
             } else {
-                let videos = [Endpoint(inputName), Endpoint(mask)].allSatisfy {
-                    if case .video = $0 { return true }
-                    return $0 == .standardStream
-                }
-                source = try MaskedSource(base: source, maskPath: mask, byTimestamp: videos)
+                let byTimestamp = Endpoint(inputName).hasTimestamps && Endpoint(mask).hasTimestamps
+                source = try MaskedSource(base: source, maskPath: mask, byTimestamp: byTimestamp)
                 masks = .clip
             }
         } else if info.layout.hasAlpha {

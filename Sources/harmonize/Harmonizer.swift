@@ -42,18 +42,19 @@ struct Harmonizer: Sendable {
         }
     }
 
+    /// `body` with the engine's view of a frame-sized alpha plane (no copy).
+    private static func withMask<R>(_ alpha: [UInt8], of frame: VideoFrame, _ body: (MaskView) -> R) -> R {
+        alpha.withUnsafeBufferPointer {
+            body(MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: $0.baseAddress!))
+        }
+    }
+
     /// A cheap sparse summary of the frame and its mask, for cut detection and key-frame choice.
     func sketch(_ frame: VideoFrame) -> FrameSketch {
         let image = Self.view(frame)
-        let plane: [UInt8]? = switch masks {
-        case .still(let m): m.alpha
-        case .clip: frame.matte ?? [UInt8](repeating: 0, count: frame.width * frame.height)
-        case .alphaChannel: nil       // sampled straight from the frame's alpha channel
-        }
-        guard let plane else { return FrameSketch(image: image, mask: nil) }
-        return plane.withUnsafeBufferPointer {
-            FrameSketch(image: image, mask: MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: $0.baseAddress!))
-        }
+        // An alpha channel is sampled straight from the frame, without extracting a plane.
+        if case .alphaChannel = masks { return FrameSketch(image: image, mask: nil) }
+        return Self.withMask(alpha(of: frame), of: frame) { FrameSketch(image: image, mask: $0) }
     }
 
     /// Runs the network on a frame when `infer` (on a worker thread); the pixels are not changed here.
@@ -61,23 +62,19 @@ struct Harmonizer: Sendable {
         let alpha = alpha(of: frame)
         guard infer else { return Prediction(alpha: alpha, stages: nil, curves: .identity()) }
         let image = Self.view(frame)
-        return alpha.withUnsafeBufferPointer { a in
-            let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
-            guard let thumbs = model.thumbnails(image: image, mask: view) else {
-                return Prediction(alpha: alpha, stages: nil, curves: .identity())
-            }
-            let stages = model.predict(thumbs, label: label)
-            let curves = ToneCurves(composing: stages)
-            return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves)
+        guard let thumbs = Self.withMask(alpha, of: frame, { model.thumbnails(image: image, mask: $0) }) else {
+            return Prediction(alpha: alpha, stages: nil, curves: .identity())
         }
+        let stages = model.predict(thumbs, label: label)
+        let curves = ToneCurves(composing: stages)
+        return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves)
     }
 
     /// Renders `curves` into the frame inside its mask (in the in-order stage).
     func render(_ frame: VideoFrame, alpha: [UInt8], curves: ToneCurves) {
         let image = Self.view(frame)
-        alpha.withUnsafeBufferPointer { a in
-            let view = MaskView(width: frame.width, height: frame.height, rowBytes: frame.width, data: a.baseAddress!)
-            CurveRenderer(curves: curves, bytesPerSample: image.bytesPerSample).render(image, mask: view)
+        Self.withMask(alpha, of: frame) {
+            CurveRenderer(curves: curves, bytesPerSample: image.bytesPerSample).render(image, mask: $0)
         }
     }
 

@@ -14,14 +14,14 @@ func signature(scene: Int, noise: Float) -> [Float] {
 
 @Suite struct TemporalTests {
     @Test func smoothingReducesJitterBehindAFixedDelay() {
-        let smoother = TemporalSmoother<Int>(radius: 3)
+        let smoother = TemporalSmoother<Int>(radius: 3), detector = SceneCutDetector()
         var out: [TemporalSmoother<Int>.Output] = []
         var generator = SystemRandomNumberGenerator()
         var raw: [Float] = []
         for t in 0..<60 {
             let v = 0.5 + Float.random(in: -0.1...0.1, using: &generator)
             raw.append(v)
-            let ready = smoother.push(flat(v), signature: signature(scene: 0, noise: Float(t % 3) * 0.01), payload: t)
+            let ready = smoother.push(flat(v), cut: detector.isCut(signature(scene: 0, noise: Float(t % 3) * 0.01)), payload: t)
             // Fixed delay: after frame t arrives, frames up to t - 3 are out.
             #expect(ready.map(\.payload) == (t >= 3 ? [t - 3] : []))
             out += ready
@@ -37,11 +37,11 @@ func signature(scene: Int, noise: Float) -> [Float] {
     }
 
     @Test func noBleedAcrossACutInEitherDirection() {
-        let smoother = TemporalSmoother<Int>(radius: 5)
+        let smoother = TemporalSmoother<Int>(radius: 5), detector = SceneCutDetector()
         var out: [TemporalSmoother<Int>.Output] = []
         for t in 0..<40 {
             let scene = t < 20 ? 0 : 4
-            out += smoother.push(flat(scene == 0 ? 0.2 : 0.8), signature: signature(scene: scene, noise: Float(t % 2) * 0.02), payload: t)
+            out += smoother.push(flat(scene == 0 ? 0.2 : 0.8), cut: detector.isCut(signature(scene: scene, noise: Float(t % 2) * 0.02)), payload: t)
         }
         out += smoother.finish()
         #expect(out.map(\.payload) == Array(0..<40))
@@ -58,7 +58,7 @@ func signature(scene: Int, noise: Float) -> [Float] {
         let smoother = TemporalSmoother<Int>(radius: 0)
         for t in 0..<5 {
             let curves = flat(Float(t) / 10)
-            let ready = smoother.push(curves, signature: signature(scene: 0, noise: 0), payload: t)
+            let ready = smoother.push(curves, cut: false, payload: t)
             let same = ready.count == 1 && ready[0].curves == curves
             #expect(same)
         }
