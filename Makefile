@@ -26,13 +26,12 @@ bench: build
 	@scripts/apt-ensure.sh $(BENCH_PACKAGES)
 	scripts/bench.sh $(RELEASE_BIN)
 
-# Training (never part of `make test`): installs the photo packages and PyTorch, then trains or resumes
-# the run in training/runs/base (checkpoints every 250 steps; run it again to continue) and exports
-# its EMA weights as the shipped model.
+# Training (never part of `make test`): installs the photo packages and PyTorch, then runs or resumes
+# the three stages of training/recipe.sh (checkpoints every 250 steps; run it again to continue) and
+# exports the last stage's weights as the shipped model. TRAIN_ARGS go to every stage.
 train:
 	training/prepare_data.sh
-	cd training && python3 train.py --run runs/base $(TRAIN_ARGS)
-	cd training && python3 export.py runs/base/last.pt ../$(MODEL)
+	training/recipe.sh $(TRAIN_ARGS)
 
 # The shipped model on iHarmony4-style triplets: composite, Reinhard, PyTorch and the Swift command.
 eval: build

@@ -29,7 +29,20 @@ class DataConfig:
     stamp_share: float = 0.6       # masks from stamp silhouettes, the rest random smooth blobs
     feather_share: float = 0.3     # samples whose mask edge is feathered
     lab_share: float = 0.35        # recolourings that start with a Lab transfer from another photo
+    weak_share: float = 0.0        # recolourings blended back toward the original (strength 0.1..0.6)
+    identity_share: float = 0.0    # foregrounds left as they are: the network must learn to leave those alone
+    region_share: float = 0.0      # masks that follow a colour region of the photo itself (see region_mask)
     val_every: int = 8             # every 8th photo (sorted) is held out for validation
+    pack: str = ""                 # read photos and stamps from a pack_data.py folder instead
+
+
+# Validation sets: fixed here, so they stay the same whatever the training recipe's defaults become.
+VALIDATION_SETS = {
+    "main": DataConfig(weak_share=0.0, identity_share=0.0, region_share=0.0),       # iHarmony4-strength recolourings
+    "near-right": DataConfig(weak_share=0.8, identity_share=0.2, region_share=0.0), # weak or none: does it hold back?
+    "regions": DataConfig(weak_share=0.0, identity_share=0.0, region_share=1.0),    # masks on colour regions
+    "regions-near-right": DataConfig(weak_share=0.8, identity_share=0.2, region_share=1.0),
+}
 
 
 def photo_paths(cfg: DataConfig):
@@ -44,11 +57,20 @@ def photo_paths(cfg: DataConfig):
     return sorted(paths)
 
 
+def packed_name(i, path):
+    """Names in a pack: the index in the sorted list keeps same-named files (plasma's 2560x1600.jpg) apart."""
+    return f"{i:03d}-" + os.path.splitext(os.path.basename(path))[0] + ".jpg"
+
+
 def split(cfg: DataConfig):
-    """(train, val) photo paths: validation photos never appear in training."""
+    """(train, val) photo paths: validation photos never appear in training. From a pack, only the
+    training photos exist, under the same names, in the same order."""
     paths = photo_paths(cfg)
     val = [p for i, p in enumerate(paths) if i % cfg.val_every == 0]
-    return [p for p in paths if p not in val], val
+    train = [p for p in paths if p not in val]
+    if cfg.pack:
+        return [os.path.join(cfg.pack, "photos", packed_name(i, p)) for i, p in enumerate(train)], []
+    return train, val
 
 
 def load_rgb(path, long_side=None):
@@ -59,14 +81,17 @@ def load_rgb(path, long_side=None):
     return torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(im.height, im.width, 3).permute(2, 0, 1).clone()
 
 
-def load_stamps():
+def stamp_names():
+    return [line.strip() for line in open(os.path.join(HERE, "lists", "tuxpaint-photo-stamps.txt")) if line.strip()]
+
+
+def load_stamps(pack=""):
     """Alpha channels of the photographic stamps, as float masks."""
     out = []
-    for line in open(os.path.join(HERE, "lists", "tuxpaint-photo-stamps.txt")):
-        name = line.strip()
-        if name:
-            a = Image.open(os.path.join(STAMPS, name)).convert("RGBA").getchannel("A")
-            out.append(torch.frombuffer(bytearray(a.tobytes()), dtype=torch.uint8).view(a.height, a.width).float() / 255)
+    for i, name in enumerate(stamp_names()):
+        path = os.path.join(pack, "stamps", f"{i:03d}.png") if pack else os.path.join(STAMPS, name)
+        a = Image.open(path).convert("RGBA").getchannel("A")
+        out.append(torch.frombuffer(bytearray(a.tobytes()), dtype=torch.uint8).view(a.height, a.width).float() / 255)
     return out
 
 
@@ -203,8 +228,62 @@ def blob_mask(h, w):
     return (field > field.flatten().kthvalue(int(field.numel() * 0.8)).values).float()
 
 
-def place_mask(stamps, h, w, cfg: DataConfig):
+def connected_components(on):
+    """Labels of the 4-connected components of a small boolean map (0 off), by max propagation."""
+    h, w = on.shape
+    label = torch.where(on, torch.arange(1, h * w + 1, dtype=torch.float32).view(h, w), torch.zeros(()))
+    while True:
+        p = F.pad(label, (1, 1, 1, 1))
+        cross = torch.stack([p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:], label]).amax(0)
+        nxt = torch.where(on, cross, label)
+        if torch.equal(nxt, label):
+            return label
+        label = nxt
+
+
+def region_mask(image, cfg: DataConfig, size=96):
+    """A mask that follows a colour region of the photo itself: one connected component of a k-means
+    clustering (Lab and position) of a small copy, smoothed, at full size. With shapes placed at random
+    the true foreground is a piece of the same scene as its surroundings, and a network learns to pull
+    every foreground toward its background's colours; real objects differ from their surroundings,
+    and these regions do too. None when no component has a foreground-like size."""
+    _, h, w = image.shape
+    s = size / max(h, w)
+    sh, sw = max(8, round(h * s)), max(8, round(w * s))
+    small = F.interpolate(image.unsqueeze(0), size=(sh, sw), mode="bilinear", antialias=True, align_corners=False)[0]
+    lab = rgb_to_lab(small)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, sh), torch.linspace(0, 1, sw), indexing="ij")
+    feats = torch.cat([lab / torch.tensor([100.0, 60.0, 60.0]).view(3, 1, 1), 0.5 * torch.stack([yy, xx])]).view(5, -1).T
+    k = random.randint(3, 8)
+    centres = feats[torch.randperm(feats.shape[0])[:k]]
+    for _ in range(8):
+        assign = torch.cdist(feats, centres).argmin(1)
+        for j in range(k):
+            if bool((assign == j).any()):
+                centres[j] = feats[assign == j].mean(0)
+    assign = assign.view(sh, sw)
+    for j in random.sample(range(k), k):
+        on = assign == j
+        # close small gaps and drop specks, so the region reads as one object
+        on = -F.max_pool2d(-F.max_pool2d(on.float().view(1, 1, sh, sw), 3, 1, 1), 3, 1, 1)[0, 0] > 0.5
+        label = connected_components(on)
+        ids, counts = label[label > 0].unique(return_counts=True)
+        share = counts.float() / (sh * sw)
+        fits = ((share >= cfg.area_min) & (share <= cfg.area_max)).nonzero().flatten().tolist()
+        if fits:
+            region = (label == ids[random.choice(fits)]).float().view(1, 1, sh, sw)
+            region = F.avg_pool2d(region, 3, 1, 1, count_include_pad=False)      # rounder than the grid's steps
+            full = F.interpolate(region, size=(h, w), mode="bicubic", align_corners=False)[0, 0]
+            return (full > 0.5).float()
+    return None
+
+
+def place_mask(stamps, h, w, cfg: DataConfig, image=None):
     """An object-like mask covering cfg.area_min..area_max of the frame."""
+    if image is not None and cfg.region_share and random.random() < cfg.region_share:
+        m = region_mask(image, cfg)
+        if m is not None:
+            return feather(m, cfg)
     target = math.exp(random.uniform(math.log(cfg.area_min), math.log(cfg.area_max)))
     if random.random() < cfg.stamp_share:
         a = random.choice(stamps)
@@ -219,7 +298,11 @@ def place_mask(stamps, h, w, cfg: DataConfig):
     y, x = random.randint(0, h - sh), random.randint(0, w - sw)
     m = torch.zeros(h, w)
     m[y:y + sh, x:x + sw] = a
-    m = (m > 0.5).float()
+    return feather((m > 0.5).float(), cfg)
+
+
+def feather(m, cfg: DataConfig):
+    h, w = m.shape
     if random.random() < cfg.feather_share:        # a soft edge, as a matting model gives
         k = random.choice([3, 5, 9, 15])
         m = F.avg_pool2d(m.view(1, 1, h, w), k, stride=1, padding=k // 2, count_include_pad=False)[0, 0]
@@ -238,7 +321,7 @@ class Composites:
         self.rng = random.Random(seed)
         # Photos stay decoded in memory (64 photos at <= 2x work size are ~1.5 GB).
         self.photos = [load_rgb(p, 2 * cfg.work_size) for p in paths]
-        self.stamps = load_stamps()
+        self.stamps = load_stamps(cfg.pack)
 
     def crop(self, photo):
         _, H, W = photo.shape
@@ -261,8 +344,17 @@ class Composites:
         real = self.crop(self.rng.choice(self.photos))
         reference = self.crop(self.rng.choice(self.photos))
         _, h, w = real.shape
-        m = place_mask(self.stamps, h, w, self.cfg)
-        comp = recolour(real, m, reference, self.cfg.lab_share) * m + real * (1 - m)
+        m = place_mask(self.stamps, h, w, self.cfg, real)
+        fg = recolour(real, m, reference, self.cfg.lab_share)
+        # Many real composites are nearly right already; weak and absent recolourings teach restraint.
+        # (No draws at all when both shares are 0, so the default stream of samples stays as it was.)
+        if self.cfg.identity_share or self.cfg.weak_share:
+            u = self.rng.random()
+            if u < self.cfg.identity_share:
+                fg = real
+            elif u < self.cfg.identity_share + self.cfg.weak_share:
+                fg = real + self.rng.uniform(0.1, 0.6) * (fg - real)
+        comp = fg * m + real * (1 - m)
         comp = (comp * 255).round() / 255          # composites are 8-bit pictures
         thumbs = prepare_thumbnails(comp.unsqueeze(0), m.unsqueeze(0), self.model_cfg)
         S = self.model_cfg.thumbnail

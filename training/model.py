@@ -85,7 +85,7 @@ def apply_curve(x, p):
 
 def curve_lut(p, size=256):
     """Samples each curve at size evenly spaced inputs 0..1: (B, 3, size)."""
-    x = torch.linspace(0, 1, size, dtype=p.dtype).view(1, 1, 1, size).expand(p.shape[0], 3, 1, size)
+    x = torch.linspace(0, 1, size, dtype=p.dtype, device=p.device).view(1, 1, 1, size).expand(p.shape[0], 3, 1, size)
     return apply_curve(x.contiguous(), p).squeeze(2)
 
 
@@ -180,8 +180,8 @@ class S2CRNet(nn.Module):
         return torch.cat([feat, self.label_embedding(onehot)], 1)
 
     def normalize(self, x):
-        mean = torch.tensor(self.cfg.mean, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(self.cfg.std, dtype=x.dtype).view(1, 3, 1, 1)
+        mean = torch.tensor(self.cfg.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.cfg.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
 
     def forward(self, fg_img, fg_mask, bg_img, bg_mask, label=None):
@@ -191,7 +191,7 @@ class S2CRNet(nn.Module):
         label: (B,) class indices for the semantic variant (default 4, other)."""
         B = fg_img.shape[0]
         if label is None:
-            label = torch.full((B,), LABELS.index("other"), dtype=torch.long)
+            label = torch.full((B,), LABELS.index("other"), dtype=torch.long, device=fg_img.device)
         fg = self.normalize(fg_img) * fg_mask
         bg = self.normalize(bg_img) * (1 - bg_mask)
         feats = self.encode(torch.cat([fg, bg], 0))          # fg and bg in one batch
@@ -207,7 +207,7 @@ class S2CRNet(nn.Module):
 
 def compose_luts(ps, size=256):
     """The single lookup table of a cascade: stage curves applied one after the other."""
-    x = torch.linspace(0, 1, size, dtype=ps[0].dtype).view(1, 1, 1, size).expand(ps[0].shape[0], 3, 1, size).contiguous()
+    x = torch.linspace(0, 1, size, dtype=ps[0].dtype, device=ps[0].device).view(1, 1, 1, size).expand(ps[0].shape[0], 3, 1, size).contiguous()
     for p in ps:
         x = apply_curve(x, p)
     return x.squeeze(2)

@@ -1,5 +1,8 @@
-"""Writes a grid of synthetic training samples (composite | mask | real) to a png, for a look."""
-import sys
+"""Writes a grid of synthetic training samples (composite | mask | real) to a png, for a look.
+
+    python3 preview_data.py cache/preview.png --data region_share=1
+"""
+import argparse
 
 import torch
 from PIL import Image
@@ -7,9 +10,19 @@ from PIL import Image
 import data
 
 
-def main(out="cache/preview.png", n=8):
-    train, _ = data.split(data.DataConfig())
-    src = data.Composites(train, seed=7)
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", nargs="?", default="cache/preview.png")
+    ap.add_argument("-n", type=int, default=8)
+    ap.add_argument("--data", action="append", default=[], metavar="FIELD=VALUE")
+    args = ap.parse_args()
+    cfg = data.DataConfig()
+    for item in args.data:
+        key, value = item.split("=", 1)
+        setattr(cfg, key, type(getattr(cfg, key))(value))
+    train, _ = data.split(cfg)
+    src = data.Composites(train, cfg, seed=7)
+    out, n = args.out, args.n
     rows = []
     for _ in range(n):
         s = src.sample()
@@ -20,4 +33,4 @@ def main(out="cache/preview.png", n=8):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main()

@@ -36,6 +36,11 @@ class TrainConfig:
     threads: int = 2
     seed: int = 0
     stop_at: int = 0                # stop early at this step with the schedule of `steps` (ablations)
+    init: str = ""                  # start from this checkpoint's raw weights (a new schedule, step 0)
+    device: str = "cpu"             # "cuda" where a GPU is at hand; the recipe is the same
+    workers: int = 0                # data in this many worker processes (0: in the training loop)
+    time_budget: float = 0.0        # seconds: after 100 steps, set `steps` to what fits in this time
+    snapshot_every: int = 0         # also keep stepN.pt (weights only) every this many steps
 
 
 def losses(model, b):
@@ -48,6 +53,20 @@ def losses(model, b):
     area = b["bg_mask"].sum((1, 2, 3)).clamp(min=1)
     fmse = ((err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()
     return mse, fmse, out
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """Endless batches from worker processes, each with its own stream of composites."""
+
+    def __init__(self, paths, data_cfg, cfg, seed):
+        self.paths, self.data_cfg, self.cfg, self.seed = paths, data_cfg, cfg, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        torch.set_num_threads(1)
+        source = data.Composites(self.paths, self.data_cfg, seed=self.seed + 7919 * (info.id if info else 0))
+        while True:
+            yield data.batch(source, self.cfg.batch)
 
 
 def learning_rate(cfg, step):
@@ -91,25 +110,46 @@ def main():
 
     model_cfg = ModelConfig()
     model = S2CRNet(model_cfg)
-    ema = copy.deepcopy(model).eval()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, elapsed = 0, 0.0
     torch.manual_seed(cfg.seed)
+    if cfg.init and not os.path.exists(ckpt_path):
+        ck = torch.load(cfg.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        print(f"starting from the weights of {cfg.init} (step {ck['step']})")
+    ema = copy.deepcopy(model).eval()
+    step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
         torch.set_rng_state(ck["torch_rng"])
+        if ck["train_config"].get("time_budget"):
+            cfg.steps = ck["train_config"]["steps"]  # the time budget fixed it in the first session
         print(f"resumed at step {step} ({elapsed / 3600:.2f} h so far)")
+    device = torch.device(cfg.device)
+    model.to(device)
+    ema.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if os.path.exists(ckpt_path):
+        opt.load_state_dict(ck["opt"])
 
     train_paths, val_paths = data.split(data_cfg)
-    source = data.Composites(train_paths, data_cfg, seed=cfg.seed * 1000003 + step)   # new draws after a resume
-    val_source = data.Composites(val_paths, seed=12345)                     # the same set every time, default data
-    with torch.random.fork_rng():
-        torch.manual_seed(12345)
-        val_batches = [data.batch(val_source, 16) for _ in range(max(1, cfg.val_samples // 16))]
+    seed = cfg.seed * 1000003 + step               # new draws after a resume
+    if cfg.workers:
+        loader = iter(torch.utils.data.DataLoader(Batches(train_paths, data_cfg, cfg, seed), batch_size=None,
+                                                  num_workers=cfg.workers, pin_memory=device.type == "cuda",
+                                                  prefetch_factor=4, persistent_workers=True))
+        next_batch = lambda: next(loader)
+    else:
+        source = data.Composites(train_paths, data_cfg, seed=seed)
+        next_batch = lambda: data.batch(source, cfg.batch)
+    val_batches = []                               # the same set every time (none from a pack: validate here)
+    if val_paths:
+        val_source = data.Composites(val_paths, data.VALIDATION_SETS["main"], seed=12345)
+        with torch.random.fork_rng():
+            torch.manual_seed(12345)
+            val_batches = [data.batch(val_source, 16) for _ in range(max(1, cfg.val_samples // 16))]
+    val_batches = [{k: v.to(device) for k, v in b.items()} for b in val_batches]
 
     log_path = os.path.join(args.run, "log.csv")
     if os.path.exists(log_path):                   # drop rows logged after the checkpoint we resumed from
@@ -132,9 +172,10 @@ def main():
         os.replace(tmp, ckpt_path)                 # a stop mid-save never corrupts the checkpoint
 
     model.train()
+    start, start_step = time.time(), step
     while step < (cfg.stop_at or cfg.steps):
         t0 = time.time()
-        b = data.batch(source, cfg.batch)
+        b = {k: v.to(device, non_blocking=True) for k, v in next_batch().items()}
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -151,7 +192,13 @@ def main():
         elapsed += time.time() - t0
         row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss.detach()):.6f}", f"{float(mse.detach()) * 255 ** 2:.2f}",
                f"{float(fmse.detach()) * 255 ** 2:.2f}", "", "", "", ""]
-        if step % cfg.val_every == 0 or step == cfg.steps or step == cfg.stop_at:
+        if cfg.time_budget and start_step == 0 and step == 20:
+            t20 = time.time()                      # data workers warmed up
+        if cfg.time_budget and start_step == 0 and step == 120:
+            rate = 100 / (time.time() - t20)
+            cfg.steps = max(step + 1, int(rate * (cfg.time_budget - (time.time() - start))) + step)
+            print(f"{rate:.1f} steps/s: the schedule is {cfg.steps} steps", flush=True)
+        if val_batches and (step % cfg.val_every == 0 or step == cfg.steps or step == cfg.stop_at):
             v = validate(ema, val_batches)
             row[6:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
             print(f"step {step} val mse {v['mse']:.1f} fmse {v['fmse']:.1f} (composites {v['comp_mse']:.1f} / {v['comp_fmse']:.1f})", flush=True)
@@ -159,6 +206,10 @@ def main():
         log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.steps or step == cfg.stop_at:
             save()
+            print(f"step {step}: loss {float(loss.detach()):.5f}, {elapsed / 3600:.3f} h", flush=True)
+        if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "step": step, "config": asdict(model_cfg)},
+                       os.path.join(args.run, f"step{step}.pt"))
     save()
 
 

@@ -2,6 +2,9 @@
 photos): MSE and fMSE at 256 of the EMA weights and of the raw weights, next to the composites'.
 This, never the iHarmony4 samples, is what model selection and the ablations use.
 
+Two fixed sets (data.VALIDATION_SETS): "main", recolourings of iHarmony4's strength, and
+"near-right", weak or no recolouring, which shows whether a model holds back where little is wrong.
+
     python3 validate.py runs/base/last.pt runs/no-feather/last.pt --samples 512
 """
 import argparse
@@ -17,24 +20,30 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--samples", type=int, default=512)
+    ap.add_argument("--sets", default="main,near-right", help="comma-separated names of data.VALIDATION_SETS")
+    ap.add_argument("--weights", choices=["ema", "raw", "both"], default="both")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     _, val = data.split(data.DataConfig())
-    source = data.Composites(val, seed=777)               # a set of its own, larger than train.py's
-    with torch.random.fork_rng():
-        torch.manual_seed(777)
-        batches = [data.batch(source, 16) for _ in range(args.samples // 16)]
-    print(f"{'checkpoint':32s}{'step':>7s}{'EMA MSE':>10s}{'fMSE':>9s}{'raw MSE':>10s}{'fMSE':>9s}{'comp MSE':>10s}{'fMSE':>9s}")
-    for path in args.checkpoints:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        row = f"{path:32s}{ck['step']:7d}"
-        for key in ("ema", "model"):
-            model = S2CRNet(ModelConfig(**ck["config"])).eval()
-            model.load_state_dict(ck[key])
-            v = validate(model, batches)
-            row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
-        print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
+    keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
+    for name in args.sets.split(","):
+        source = data.Composites(val, data.VALIDATION_SETS[name], seed=777)   # a set of its own, larger than train.py's
+        with torch.random.fork_rng():
+            torch.manual_seed(777)
+            batches = [data.batch(source, 16) for _ in range(args.samples // 16)]
+        print(f"validation set '{name}', {len(batches) * 16} composites")
+        head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}" for k in keys)
+        print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
+        for path in args.checkpoints:
+            ck = torch.load(path, map_location="cpu", weights_only=False)
+            row = f"{path:32s}{ck['step']:7d}"
+            for key in keys:
+                model = S2CRNet(ModelConfig(**ck["config"])).eval()
+                model.load_state_dict(ck[key])
+                v = validate(model, batches)
+                row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
+            print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
 
 
 if __name__ == "__main__":

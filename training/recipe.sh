@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The shipped model's recipe, as three stages of train.py, each in its own run folder and each
+# resumed where it stopped when this is run again (`make train`). A finished stage is skipped.
+# The model card (models/README.md) has the wall times and the validation figures of each stage.
+set -euo pipefail
+cd "$(dirname "$0")"
+DATA="--data weak_share=0.25 --data identity_share=0.1"
+
+# 1. From random initialisation: recoloured regions of iHarmony4's strength, stamp and blob shapes.
+python3 train.py --run runs/base --steps 4000 --lr 3e-4 --warmup 500 "$@"
+
+# 2. Continued with weak and absent recolourings (restraint where little is wrong). The shipped model
+#    ran this stage on a lent GPU (--device cuda --workers 15, 5.2 steps/s); on 2 CPU cores it takes ~40 min.
+python3 train.py --run runs/cont --init runs/base/last.pt --steps 2062 --lr 2e-4 --warmup 200 $DATA "$@"
+
+# 3. Continued with 30 % of the masks on colour regions of the photo itself (data.region_mask), so that
+#    a foreground that legitimately differs from its surroundings is not pulled toward them.
+python3 train.py --run runs/final --init runs/cont/last.pt --steps 3000 --lr 1e-4 --warmup 100 --seed 1 \
+    $DATA --data region_share=0.3 "$@"
+
+python3 export.py runs/final/last.pt ../models/harmonize.safetensors --weights raw
