@@ -1,6 +1,7 @@
 """The model card's figure: validation composites (photos never trained on) before and after the
 model, next to the real photo: one column per example, rows composite / harmonized / real, each
-with its MSE against the real photo at 256x256.
+with its MSE against the real photo at 256x256. The first half of the columns come from the "main"
+validation set (shapes placed anywhere), the second half from "regions" (masks on colour regions).
 
     python3 grid.py ../models/harmonize.safetensors ../models/grid.png
 """
@@ -24,10 +25,13 @@ def main():
     args = ap.parse_args()
     model = load_model(args.model)
     _, val = data.split(data.DataConfig())
-    source = data.Composites(val, seed=2024)
-    with torch.random.fork_rng():
-        torch.manual_seed(2024)
-        b = data.batch(source, args.examples)
+    halves = []
+    for name, n in (("main", args.examples - args.examples // 2), ("regions", args.examples // 2)):
+        source = data.Composites(val, data.VALIDATION_SETS[name], seed=2024)
+        with torch.random.fork_rng():
+            torch.manual_seed(2024)
+            halves.append(data.batch(source, n))
+    b = {k: torch.cat([h[k] for h in halves]) for k in halves[0]}
     out = b["bg_img"]
     for p in model(b["fg_img"], b["fg_mask"], b["bg_img"], b["bg_mask"]):
         out = harmonize(out, b["bg_mask"], p)

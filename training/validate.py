@@ -5,6 +5,9 @@ This, never the iHarmony4 samples, is what model selection and the ablations use
 Two fixed sets (data.VALIDATION_SETS): "main", recolourings of iHarmony4's strength, and
 "near-right", weak or no recolouring, which shows whether a model holds back where little is wrong.
 
+The score that picks the shipped weights is the mean fMSE over the four sets; `--export FILE` writes
+the best of the given checkpoints and weights there (export.py's format).
+
     python3 validate.py runs/base/last.pt runs/no-feather/last.pt --samples 512
 """
 import argparse
@@ -12,6 +15,7 @@ import argparse
 import torch
 
 import data
+from export import export
 from model import ModelConfig, S2CRNet
 from train import validate
 
@@ -20,13 +24,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--samples", type=int, default=512)
-    ap.add_argument("--sets", default="main,near-right", help="comma-separated names of data.VALIDATION_SETS")
+    ap.add_argument("--sets", default="main,near-right,regions,regions-near-right", help="comma-separated names of data.VALIDATION_SETS")
     ap.add_argument("--weights", choices=["ema", "raw", "both"], default="both")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--export", metavar="FILE", help="write the weights with the lowest mean fMSE over the sets")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     _, val = data.split(data.DataConfig())
     keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
+    fmse = {}                                             # (checkpoint, weights) -> fMSE on each set
     for name in args.sets.split(","):
         source = data.Composites(val, data.VALIDATION_SETS[name], seed=777)   # a set of its own, larger than train.py's
         with torch.random.fork_rng():
@@ -42,8 +48,17 @@ def main():
                 model = S2CRNet(ModelConfig(**ck["config"])).eval()
                 model.load_state_dict(ck[key])
                 v = validate(model, batches)
+                fmse.setdefault((path, key), []).append(v["fmse"])
                 row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
             print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
+    (path, key), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+    print(f"best: {path}, {key.replace('model', 'raw')} weights, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")
+    if args.export:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        model = S2CRNet(ModelConfig(**ck["config"]))
+        model.load_state_dict(ck[key])
+        export(model, args.export)
+        print(f"wrote {args.export}")
 
 
 if __name__ == "__main__":
