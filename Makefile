@@ -28,7 +28,8 @@ bench: build
 
 # Training (never part of `make test`): installs the photo packages and PyTorch, then runs or resumes
 # the three stages of training/recipe.sh (checkpoints every 250 steps; run it again to continue) and
-# exports the last stage's weights as the shipped model. TRAIN_ARGS go to every stage.
+# exports the last stage's snapshot that scores best on validation as the shipped model. TRAIN_ARGS go
+# to every stage.
 train:
 	training/prepare_data.sh
 	training/recipe.sh $(TRAIN_ARGS)

@@ -36,6 +36,14 @@ class DataConfig:
     pack: str = ""                 # read photos and stamps from a pack_data.py folder instead
 
 
+def override(cfg: DataConfig, items):
+    """Applies command-line FIELD=VALUE overrides (`--data`) to a DataConfig, in place."""
+    for item in items:
+        key, value = item.split("=", 1)
+        setattr(cfg, key, type(getattr(cfg, key))(value))
+    return cfg
+
+
 # Validation sets: fixed here, so they stay the same whatever the training recipe's defaults become.
 VALIDATION_SETS = {
     "main": DataConfig(weak_share=0.0, identity_share=0.0, region_share=0.0),       # iHarmony4-strength recolourings
@@ -73,11 +81,17 @@ def split(cfg: DataConfig):
     return train, val
 
 
-def load_rgb(path, long_side=None):
+def open_photo(path, long_side=None):
+    """A photo as a PIL RGB image, shrunk (Lanczos) to at most long_side."""
     im = Image.open(path).convert("RGB")
     if long_side and max(im.size) > long_side:
         s = long_side / max(im.size)
         im = im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
+    return im
+
+
+def load_rgb(path, long_side=None):
+    im = open_photo(path, long_side)
     return torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(im.height, im.width, 3).permute(2, 0, 1).clone()
 
 
@@ -85,12 +99,20 @@ def stamp_names():
     return [line.strip() for line in open(os.path.join(HERE, "lists", "tuxpaint-photo-stamps.txt")) if line.strip()]
 
 
+def stamp_path(i, name, pack=""):
+    """Where the i-th listed stamp is: in tuxpaint's folder, or in a pack under its index."""
+    return os.path.join(pack, "stamps", f"{i:03d}.png") if pack else os.path.join(STAMPS, name)
+
+
+def stamp_alpha(path):
+    return Image.open(path).convert("RGBA").getchannel("A")
+
+
 def load_stamps(pack=""):
     """Alpha channels of the photographic stamps, as float masks."""
     out = []
     for i, name in enumerate(stamp_names()):
-        path = os.path.join(pack, "stamps", f"{i:03d}.png") if pack else os.path.join(STAMPS, name)
-        a = Image.open(path).convert("RGBA").getchannel("A")
+        a = stamp_alpha(stamp_path(i, name, pack))
         out.append(torch.frombuffer(bytearray(a.tobytes()), dtype=torch.uint8).view(a.height, a.width).float() / 255)
     return out
 

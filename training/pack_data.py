@@ -8,8 +8,6 @@ keeps anyway (2 x work_size) as high-quality JPEG, and the stamps' alpha channel
 import argparse
 import os
 
-from PIL import Image
-
 import data
 
 
@@ -22,16 +20,11 @@ def main():
     train, _ = data.split(cfg)
     os.makedirs(os.path.join(args.out, "photos"), exist_ok=True)
     os.makedirs(os.path.join(args.out, "stamps"), exist_ok=True)
-    long_side = 2 * cfg.work_size
     for i, path in enumerate(train):
-        im = Image.open(path).convert("RGB")
-        if max(im.size) > long_side:
-            s = long_side / max(im.size)
-            im = im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
+        im = data.open_photo(path, 2 * cfg.work_size)
         im.save(os.path.join(args.out, "photos", data.packed_name(i, path)), quality=args.quality, subsampling=0)
     for i, name in enumerate(data.stamp_names()):
-        a = Image.open(os.path.join(data.STAMPS, name)).convert("RGBA").getchannel("A")
-        a.save(os.path.join(args.out, "stamps", f"{i:03d}.png"))
+        data.stamp_alpha(data.stamp_path(i, name)).save(data.stamp_path(i, name, args.out))
     print(f"packed {len(train)} photos and the stamps into {args.out}")
 
 

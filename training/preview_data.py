@@ -16,10 +16,7 @@ def main():
     ap.add_argument("-n", type=int, default=8)
     ap.add_argument("--data", action="append", default=[], metavar="FIELD=VALUE")
     args = ap.parse_args()
-    cfg = data.DataConfig()
-    for item in args.data:
-        key, value = item.split("=", 1)
-        setattr(cfg, key, type(getattr(cfg, key))(value))
+    cfg = data.override(data.DataConfig(), args.data)
     train, _ = data.split(cfg)
     src = data.Composites(train, cfg, seed=7)
     out, n = args.out, args.n

@@ -100,10 +100,7 @@ def main():
                     help="override a data.DataConfig field (ablations), e.g. --data feather_share=0")
     args = ap.parse_args()
     cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
-    data_cfg = data.DataConfig()
-    for item in args.data:
-        key, value = item.split("=", 1)
-        setattr(data_cfg, key, type(getattr(data_cfg, key))(value))
+    data_cfg = data.override(data.DataConfig(), args.data)
     torch.set_num_threads(cfg.threads)
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, "last.pt")
@@ -111,13 +108,14 @@ def main():
     model_cfg = ModelConfig()
     model = S2CRNet(model_cfg)
     torch.manual_seed(cfg.seed)
-    if cfg.init and not os.path.exists(ckpt_path):
+    resume = os.path.exists(ckpt_path)
+    if cfg.init and not resume:
         ck = torch.load(cfg.init, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         print(f"starting from the weights of {cfg.init} (step {ck['step']})")
     ema = copy.deepcopy(model).eval()
     step, elapsed = 0, 0.0
-    if os.path.exists(ckpt_path):
+    if resume:
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
@@ -129,8 +127,8 @@ def main():
     device = torch.device(cfg.device)
     model.to(device)
     ema.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if os.path.exists(ckpt_path):
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)   # after .to(device)
+    if resume:
         opt.load_state_dict(ck["opt"])
 
     train_paths, val_paths = data.split(data_cfg)

@@ -2,8 +2,9 @@
 photos): MSE and fMSE at 256 of the EMA weights and of the raw weights, next to the composites'.
 This, never the iHarmony4 samples, is what model selection and the ablations use.
 
-Two fixed sets (data.VALIDATION_SETS): "main", recolourings of iHarmony4's strength, and
-"near-right", weak or no recolouring, which shows whether a model holds back where little is wrong.
+Four fixed sets (data.VALIDATION_SETS): "main", recolourings of iHarmony4's strength on shapes placed
+anywhere; "near-right", weak or no recolouring, which shows whether a model holds back where little is
+wrong; "regions" and "regions-near-right", the same on masks that follow colour regions of the photo.
 
 The score that picks the shipped weights is the mean fMSE over the four sets; `--export FILE` writes
 the best of the given checkpoints and weights there (export.py's format).
@@ -32,6 +33,13 @@ def main():
     torch.set_num_threads(args.threads)
     _, val = data.split(data.DataConfig())
     keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
+    models, steps = {}, {}                                # (checkpoint, weights) -> model, loaded once
+    for path in args.checkpoints:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        steps[path] = ck["step"]
+        for key in keys:
+            models[path, key] = S2CRNet(ModelConfig(**ck["config"])).eval()
+            models[path, key].load_state_dict(ck[key])
     fmse = {}                                             # (checkpoint, weights) -> fMSE on each set
     for name in args.sets.split(","):
         source = data.Composites(val, data.VALIDATION_SETS[name], seed=777)   # a set of its own, larger than train.py's
@@ -42,22 +50,16 @@ def main():
         head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}" for k in keys)
         print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
         for path in args.checkpoints:
-            ck = torch.load(path, map_location="cpu", weights_only=False)
-            row = f"{path:32s}{ck['step']:7d}"
+            row = f"{path:32s}{steps[path]:7d}"
             for key in keys:
-                model = S2CRNet(ModelConfig(**ck["config"])).eval()
-                model.load_state_dict(ck[key])
-                v = validate(model, batches)
+                v = validate(models[path, key], batches)
                 fmse.setdefault((path, key), []).append(v["fmse"])
                 row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
             print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
     (path, key), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
     print(f"best: {path}, {key.replace('model', 'raw')} weights, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")
     if args.export:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        model = S2CRNet(ModelConfig(**ck["config"]))
-        model.load_state_dict(ck[key])
-        export(model, args.export)
+        export(models[path, key], args.export)
         print(f"wrote {args.export}")
 
 
