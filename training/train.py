@@ -77,13 +77,17 @@ def learning_rate(cfg, step):
 
 
 @torch.no_grad()
-def validate(model, val_batches):
-    """Mean MSE and fMSE in 0..255 units over the fixed validation set, and those of the composites."""
+def validate(model, val_batches, strength=1.0):
+    """Mean MSE and fMSE in 0..255 units over the fixed validation set, and those of the composites.
+    strength < 1 weakens the curves toward the identity as `harmonize --strength` does."""
     tot = {"mse": 0.0, "fmse": 0.0, "comp_mse": 0.0, "comp_fmse": 0.0}
     for b in val_batches:
-        mse, fmse, _ = losses(model, b)
+        mse, fmse, out = losses(model, b)
         err = (b["bg_img"] - b["real"]) ** 2
         area = b["bg_mask"].sum((1, 2, 3)).clamp(min=1)
+        if strength != 1.0:                        # the blend of two curves is the blend of their outputs
+            out_err = (b["bg_img"] + strength * (out - b["bg_img"]) - b["real"]) ** 2
+            mse, fmse = out_err.mean(), ((out_err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()
         tot["mse"] += float(mse) * 255 ** 2
         tot["fmse"] += float(fmse) * 255 ** 2
         tot["comp_mse"] += float(err.mean()) * 255 ** 2
@@ -206,8 +210,10 @@ def main():
             save()
             print(f"step {step}: loss {float(loss.detach()):.5f}, {elapsed / 3600:.3f} h", flush=True)
         if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            snap = os.path.join(args.run, f"step{step}.pt")
             torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "step": step, "config": asdict(model_cfg)},
-                       os.path.join(args.run, f"step{step}.pt"))
+                       snap + ".tmp")
+            os.replace(snap + ".tmp", snap)        # whole or absent, for a validate.py that watches the run
     save()
 
 

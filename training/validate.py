@@ -7,7 +7,8 @@ anywhere; "near-right", weak or no recolouring, which shows whether a model hold
 wrong; "regions" and "regions-near-right", the same on masks that follow colour regions of the photo.
 
 The score that picks the shipped weights is the mean fMSE over the four sets; `--export FILE` writes
-the best of the given checkpoints and weights there (export.py's format).
+the best of the given checkpoints and weights there (export.py's format). `--strengths 0.6,0.8,1`
+also scores the curves weakened toward the identity, as `harmonize --strength` applies them.
 
     python3 validate.py runs/base/last.pt runs/no-feather/last.pt --samples 512
 """
@@ -27,11 +28,13 @@ def main():
     ap.add_argument("--samples", type=int, default=512)
     ap.add_argument("--sets", default="main,near-right,regions,regions-near-right", help="comma-separated names of data.VALIDATION_SETS")
     ap.add_argument("--weights", choices=["ema", "raw", "both"], default="both")
+    ap.add_argument("--strengths", default="1", help="comma-separated curve strengths to score (as harmonize --strength)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--export", metavar="FILE", help="write the weights with the lowest mean fMSE over the sets")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     _, val = data.split(data.DataConfig())
+    strengths = [float(s) for s in args.strengths.split(",")]
     keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
     models, steps = {}, {}                                # (checkpoint, weights) -> model, loaded once
     for path in args.checkpoints:
@@ -50,14 +53,17 @@ def main():
         head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}" for k in keys)
         print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
         for path in args.checkpoints:
-            row = f"{path:32s}{steps[path]:7d}"
-            for key in keys:
-                v = validate(models[path, key], batches)
-                fmse.setdefault((path, key), []).append(v["fmse"])
-                row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
-            print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
-    (path, key), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
-    print(f"best: {path}, {key.replace('model', 'raw')} weights, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")
+            for s in strengths:
+                row = f"{path + (f' @{s:g}' if s != 1 else ''):32s}{steps[path]:7d}"
+                for key in keys:
+                    v = validate(models[path, key], batches, s)
+                    fmse.setdefault((path, key, s), []).append(v["fmse"])
+                    row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
+                print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
+    (path, key, strength), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+    print(f"best: {path}, {key.replace('model', 'raw')} weights, strength {strength:g}, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")
+    if args.export and strength != 1:
+        raise SystemExit(f"validate.py: the best is at strength {strength:g}, which the exported weights cannot carry; export with --strengths 1")
     if args.export:
         export(models[path, key], args.export)
         print(f"wrote {args.export}")
