@@ -36,8 +36,7 @@ public final class LayerComposite: FrameSource {
         let fgLayout = PixelLayout(deep: deep, alpha: matte == nil)
         var fg: FrameSource = try openSource(foreground, frameRate: frameRate, fit: (width, height, fgLayout))
         if let matte {
-            let byTimestamp = Endpoint(foreground).hasTimestamps && Endpoint(matte).hasTimestamps
-            fg = try MaskedSource(base: fg, maskPath: matte, byTimestamp: byTimestamp)
+            fg = try MaskedSource(base: fg, basePath: foreground, maskPath: matte)
         }
         let bg = try openSource(background, frameRate: frameRate, fit: (width, height, PixelLayout(deep: deep, alpha: false)))
         // Step 3: the clip sets the timeline.

@@ -60,9 +60,9 @@ public struct StillMask: Sendable {
 }
 
 /// The input's frames, each carrying the matching frame of a mask clip as its `matte`: by frame
-/// index, or by timestamp (`byTimestamp`, when both are videos: each frame takes the last mask
-/// frame shown at or before its time, counted from each stream's first frame, so clips of other
-/// frame rates or with dropped frames stay in step). A mask clip that ends before the input holds
+/// index, or by timestamp when both are videos (each frame takes the last mask frame shown at or
+/// before its time, counted from each stream's first frame, so clips of other frame rates or with
+/// dropped frames stay in step). A mask clip that ends before the input holds
 /// its last frame, with a warning.
 public final class MaskedSource: FrameSource {
     private let base: FrameSource
@@ -78,10 +78,11 @@ public final class MaskedSource: FrameSource {
     private var maskStart: Int64?
     private var lastTime = 0.0
 
-    public init(base: FrameSource, maskPath: String, byTimestamp: Bool = false) throws {
+    /// `basePath` is where `base` was opened from; it and `maskPath` decide index or timestamp sync.
+    public init(base: FrameSource, basePath: String, maskPath: String) throws {
         self.base = base
         self.maskPath = maskPath
-        self.byTimestamp = byTimestamp
+        self.byTimestamp = Endpoint(basePath).hasTimestamps && Endpoint(maskPath).hasTimestamps
         let (source, note) = try openMask(maskPath, width: base.info.width, height: base.info.height)
         mask = source
         if let note { notes.append(note) }

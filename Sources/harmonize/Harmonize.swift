@@ -169,8 +169,7 @@ struct Harmonize: ParsableCommand {
                 if let note = still.note, !q { self.note(note) }
                 masks = .still(still)
             } else {
-                let byTimestamp = Endpoint(inputName).hasTimestamps && Endpoint(mask).hasTimestamps
-                source = try MaskedSource(base: source, maskPath: mask, byTimestamp: byTimestamp)
+                source = try MaskedSource(base: source, basePath: inputName, maskPath: mask)
                 masks = .clip
             }
         } else if info.layout.hasAlpha {
