@@ -43,15 +43,20 @@ class TrainConfig:
     snapshot_every: int = 0         # also keep stepN.pt (weights only) every this many steps
 
 
+def errors(out, real, mask):
+    """MSE over the whole image and foreground-normalised MSE (squared error over the mask / 3 x mask
+    area), each the mean over the batch, in 0..1 units."""
+    err = (out - real) ** 2
+    area = mask.sum((1, 2, 3)).clamp(min=1)
+    return err.mean(), ((err * mask).sum((1, 2, 3)) / (3 * area)).mean()
+
+
 def losses(model, b):
     ps = model(b["fg_img"], b["fg_mask"], b["bg_img"], b["bg_mask"])
     out = b["bg_img"]
     for p in ps:
         out = harmonize(out, b["bg_mask"], p)
-    err = (out - b["real"]) ** 2
-    mse = err.mean()
-    area = b["bg_mask"].sum((1, 2, 3)).clamp(min=1)
-    fmse = ((err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()
+    mse, fmse = errors(out, b["real"], b["bg_mask"])
     return mse, fmse, out
 
 
@@ -77,22 +82,19 @@ def learning_rate(cfg, step):
 
 
 @torch.no_grad()
-def validate(model, val_batches, strength=1.0):
-    """Mean MSE and fMSE in 0..255 units over the fixed validation set, and those of the composites.
-    strength < 1 weakens the curves toward the identity as `harmonize --strength` does."""
-    tot = {"mse": 0.0, "fmse": 0.0, "comp_mse": 0.0, "comp_fmse": 0.0}
+def validate(model, val_batches, strengths=(1.0,)):
+    """Mean MSE and fMSE in 0..255 units over the fixed validation set, and those of the composites:
+    one dict per strength, from one forward pass. A strength below 1 weakens the curves toward the
+    identity as `harmonize --strength` does (the blend of two curves is the blend of their outputs)."""
+    tots = [{"mse": 0.0, "fmse": 0.0, "comp_mse": 0.0, "comp_fmse": 0.0} for _ in strengths]
     for b in val_batches:
-        mse, fmse, out = losses(model, b)
-        err = (b["bg_img"] - b["real"]) ** 2
-        area = b["bg_mask"].sum((1, 2, 3)).clamp(min=1)
-        if strength != 1.0:                        # the blend of two curves is the blend of their outputs
-            out_err = (b["bg_img"] + strength * (out - b["bg_img"]) - b["real"]) ** 2
-            mse, fmse = out_err.mean(), ((out_err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()
-        tot["mse"] += float(mse) * 255 ** 2
-        tot["fmse"] += float(fmse) * 255 ** 2
-        tot["comp_mse"] += float(err.mean()) * 255 ** 2
-        tot["comp_fmse"] += float(((err * b["bg_mask"]).sum((1, 2, 3)) / (3 * area)).mean()) * 255 ** 2
-    return {k: v / len(val_batches) for k, v in tot.items()}
+        _, _, out = losses(model, b)
+        comp_mse, comp_fmse = errors(b["bg_img"], b["real"], b["bg_mask"])
+        for s, tot in zip(strengths, tots):
+            mse, fmse = errors(out if s == 1 else b["bg_img"] + s * (out - b["bg_img"]), b["real"], b["bg_mask"])
+            for k, v in (("mse", mse), ("fmse", fmse), ("comp_mse", comp_mse), ("comp_fmse", comp_fmse)):
+                tot[k] += float(v) * 255 ** 2
+    return [{k: v / len(val_batches) for k, v in tot.items()} for tot in tots]
 
 
 def main():
@@ -201,7 +203,7 @@ def main():
             cfg.steps = max(step + 1, int(rate * (cfg.time_budget - (time.time() - start))) + step)
             print(f"{rate:.1f} steps/s: the schedule is {cfg.steps} steps", flush=True)
         if val_batches and (step % cfg.val_every == 0 or step == cfg.steps or step == cfg.stop_at):
-            v = validate(ema, val_batches)
+            [v] = validate(ema, val_batches)
             row[6:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
             print(f"step {step} val mse {v['mse']:.1f} fmse {v['fmse']:.1f} (composites {v['comp_mse']:.1f} / {v['comp_fmse']:.1f})", flush=True)
         writer.writerow(row)

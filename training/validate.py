@@ -53,10 +53,11 @@ def main():
         head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}" for k in keys)
         print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
         for path in args.checkpoints:
-            for s in strengths:
+            scores = {key: validate(models[path, key], batches, strengths) for key in keys}   # per strength
+            for i, s in enumerate(strengths):
                 row = f"{path + (f' @{s:g}' if s != 1 else ''):32s}{steps[path]:7d}"
                 for key in keys:
-                    v = validate(models[path, key], batches, s)
+                    v = scores[key][i]
                     fmse.setdefault((path, key, s), []).append(v["fmse"])
                     row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
                 print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
