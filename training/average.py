@@ -8,11 +8,15 @@ validate.py and export.py read (its "model" and "ema" are the same averaged weig
     python3 average.py runs/final/step1800.pt runs/final/step2400.pt runs/final/last.pt -o runs/final/avg.pt
 """
 import argparse
+import os
 
 import torch
 
 
 def average(paths, key="model"):
+    for p in paths:
+        if not os.path.isfile(p):
+            raise SystemExit(f"average.py: {p}: no such checkpoint")
     cks = [torch.load(p, map_location="cpu", weights_only=False) for p in paths]
     configs = {repr(ck["config"]) for ck in cks}
     if len(configs) != 1:

@@ -22,19 +22,26 @@ from model import ModelConfig, S2CRNet
 from train import validate
 
 
+def strength_list(text):
+    values = [float(v) for v in text.split(",")]
+    if not all(0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"strengths must be between 0 and 1: {text}")
+    return values
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--samples", type=int, default=512)
     ap.add_argument("--sets", default="main,near-right,regions,regions-near-right", help="comma-separated names of data.VALIDATION_SETS")
     ap.add_argument("--weights", choices=["ema", "raw", "both"], default="both")
-    ap.add_argument("--strengths", default="1", help="comma-separated curve strengths to score (as harmonize --strength)")
+    ap.add_argument("--strengths", type=strength_list, default=[1.0], help="comma-separated curve strengths to score, 0..1 (as harmonize --strength)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--export", metavar="FILE", help="write the weights with the lowest mean fMSE over the sets")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     _, val = data.split(data.DataConfig())
-    strengths = [float(s) for s in args.strengths.split(",")]
+    strengths = args.strengths
     keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
     models, steps = {}, {}                                # (checkpoint, weights) -> model, loaded once
     for path in args.checkpoints:
