@@ -22,8 +22,6 @@ class ModelConfig:
     thumbnail: int = 256            # thumbnail side
     label_dim: int = 16             # semantic variant: size of the label embedding
     box_padding: float = 0.05       # foreground box grows by this fraction of its size on each side
-    joint: int = 0                  # width of a hidden layer on [fg, bg] features added to the head (0: none)
-    cdf_bins: int = 0               # the joint layer also sees fg and bg colour CDFs at this many levels
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
 
@@ -137,29 +135,13 @@ def prepare_thumbnails(image, mask, cfg: ModelConfig):
             resize(image, S), resize(mask, S))
 
 
-def colour_cdf(img, weight, bins):
-    """Each channel's cumulative distribution under a pixel weight, read at `bins` levels
-    t_k = (k + 0.5) / bins: the weighted share of values below t_k, each value's step softened to a
-    ramp one level wide so the result is continuous in the pixels. (B, 3, S, S), (B, 1, S, S) ->
-    (B, 3 * bins), channel-major; zeros where the weight is all zero."""
-    t = (torch.arange(bins, dtype=img.dtype, device=img.device) + 0.5) / bins
-    below = ((t.view(1, 1, bins, 1) - img.flatten(2).unsqueeze(2)) * bins + 0.5).clamp(0, 1)   # (B, 3, bins, S*S)
-    w = weight.flatten(2).unsqueeze(2)                                                             # (B, 1, 1, S*S)
-    return ((below * w).sum(-1) / w.sum(-1).clamp(min=1e-6)).flatten(1)
-
-
 # ---------------------------------------------------------------------------------------------
 # The model
 
 class CurveHead(nn.Module):
-    """CRM: p = fc_b(bg) + fc_f(fg) (fg may carry a label embedding), 3 x K positive pieces.
+    """CRM: p = fc_b(bg) + fc_f(fg) (fg may carry a label embedding), 3 x K positive pieces."""
 
-    With `joint` > 0 a third term sees both at once, fc_j(relu(hidden([fg, bg]))): the additive form
-    makes each piece weight a product of a foreground factor and a background factor, while the
-    curve that maps one colour distribution onto another depends on the two jointly. fc_j starts at
-    zero, so a head grown from a trained additive one starts as exactly that function."""
-
-    def __init__(self, fg_features, pieces, joint=0, extra=0):
+    def __init__(self, fg_features, pieces):
         super().__init__()
         self.pieces = pieces
         self.fc_b = nn.Linear(FEATURES, 3 * pieces)
@@ -167,17 +149,9 @@ class CurveHead(nn.Module):
         for fc in (self.fc_b, self.fc_f):      # start at the identity curve
             nn.init.normal_(fc.weight, std=1e-3)
             nn.init.zeros_(fc.bias)
-        if joint:
-            self.hidden = nn.Linear(fg_features + FEATURES + extra, joint)
-            self.fc_j = nn.Linear(joint, 3 * pieces)
-            nn.init.zeros_(self.fc_j.weight)
-            nn.init.zeros_(self.fc_j.bias)
 
-    def forward(self, fg_feat, bg_feat, extra=None):
+    def forward(self, fg_feat, bg_feat):
         raw = self.fc_b(bg_feat) + self.fc_f(fg_feat)
-        if hasattr(self, "fc_j"):
-            joint = [fg_feat, bg_feat] + ([extra] if extra is not None else [])
-            raw = raw + self.fc_j(F.relu(self.hidden(torch.cat(joint, 1))))
         return curve_parameters(raw.view(-1, 3, self.pieces))
 
 
@@ -191,11 +165,9 @@ class S2CRNet(nn.Module):
         if cfg.variant == "semantic":
             self.label_embedding = nn.Linear(len(LABELS), cfg.label_dim)
             fg_features += cfg.label_dim
-        assert cfg.joint or not cfg.cdf_bins, "cdf_bins needs a joint layer"
-        extra = 6 * cfg.cdf_bins                  # fg and bg CDFs, 3 channels each
-        self.head = CurveHead(fg_features, cfg.pieces, cfg.joint, extra)
+        self.head = CurveHead(fg_features, cfg.pieces)
         if cfg.variant == "cascaded":
-            self.head2 = CurveHead(fg_features, cfg.pieces, cfg.joint, extra)
+            self.head2 = CurveHead(fg_features, cfg.pieces)
 
     def encode(self, x):
         """Backbone and global average pool: (B, 3, S, S) -> (B, 512)."""
@@ -224,17 +196,12 @@ class S2CRNet(nn.Module):
         bg = self.normalize(bg_img) * (1 - bg_mask)
         feats = self.encode(torch.cat([fg, bg], 0))          # fg and bg in one batch
         fg_feat, bg_feat = feats[:B], feats[B:]
-        cdfs = None
-        if self.cfg.cdf_bins:
-            cdfs = torch.cat([colour_cdf(fg_img, fg_mask, self.cfg.cdf_bins), colour_cdf(bg_img, 1 - bg_mask, self.cfg.cdf_bins)], 1)
-        p1 = self.head(self._fg(fg_feat, label), bg_feat, cdfs)
+        p1 = self.head(self._fg(fg_feat, label), bg_feat)
         if self.cfg.variant != "cascaded":
             return [p1]
         # Stage 2 sees the foreground after stage 1's curves, with the same background features.
         fg2 = self.normalize(apply_curve(fg_img, p1)) * fg_mask
-        if self.cfg.cdf_bins:
-            cdfs = torch.cat([colour_cdf(apply_curve(fg_img, p1), fg_mask, self.cfg.cdf_bins), cdfs[:, 3 * self.cfg.cdf_bins:]], 1)
-        p2 = self.head2(self._fg(self.encode(fg2), label), bg_feat, cdfs)
+        p2 = self.head2(self._fg(self.encode(fg2), label), bg_feat)
         return [p1, p2]
 
 

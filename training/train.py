@@ -41,7 +41,6 @@ class TrainConfig:
     workers: int = 0                # data in this many worker processes (0: in the training loop)
     time_budget: float = 0.0        # seconds: after 100 steps, set `steps` to what fits in this time
     snapshot_every: int = 0         # also keep stepN.pt (weights only) every this many steps
-    joint_lr_scale: float = 1.0     # the joint head layers (--model joint=N) learn at this multiple of lr
 
 
 def errors(out, real, mask):
@@ -103,8 +102,6 @@ def main():
     ap.add_argument("--run", default=os.path.join(data.HERE, "runs", "base"))
     for f, v in asdict(TrainConfig()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
-    ap.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE",
-                    help="override a model.ModelConfig field of a new run, e.g. --model joint=256")
     ap.add_argument("--data", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a data.DataConfig field (ablations), e.g. --data feather_share=0")
     args = ap.parse_args()
@@ -114,20 +111,14 @@ def main():
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, "last.pt")
 
-    resume = os.path.exists(ckpt_path)
-    if resume:                                     # the run's own architecture, whatever the flags say now
-        model_cfg = ModelConfig(**torch.load(ckpt_path, map_location="cpu", weights_only=False)["config"])
-    else:
-        model_cfg = data.override(ModelConfig(), args.model)
+    model_cfg = ModelConfig()
     model = S2CRNet(model_cfg)
     torch.manual_seed(cfg.seed)
+    resume = os.path.exists(ckpt_path)
     if cfg.init and not resume:
         ck = torch.load(cfg.init, map_location="cpu", weights_only=False)
-        # A head grown by --model joint=N starts from a checkpoint without it: only those may be missing.
-        missing, unexpected = model.load_state_dict(ck["model"], strict=False)
-        if unexpected or any(".hidden." not in k and ".fc_j." not in k for k in missing):
-            raise SystemExit(f"train.py: {cfg.init} does not fit this model: missing {missing}, unexpected {unexpected}")
-        print(f"starting from the weights of {cfg.init} (step {ck['step']})" + (f", new: {missing}" if missing else ""))
+        model.load_state_dict(ck["model"])
+        print(f"starting from the weights of {cfg.init} (step {ck['step']})")
     ema = copy.deepcopy(model).eval()
     step, elapsed = 0, 0.0
     if resume:
@@ -142,10 +133,7 @@ def main():
     device = torch.device(cfg.device)
     model.to(device)
     ema.to(device)
-    joint = lambda name: ".hidden." in name or ".fc_j." in name
-    groups = [{"params": [p for n, p in model.named_parameters() if not joint(n)], "scale": 1.0},
-              {"params": [p for n, p in model.named_parameters() if joint(n)], "scale": cfg.joint_lr_scale}]
-    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)   # after .to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)   # after .to(device)
     if resume:
         opt.load_state_dict(ck["opt"])
 
@@ -194,7 +182,7 @@ def main():
         b = {k: v.to(device, non_blocking=True) for k, v in next_batch().items()}
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
-            g["lr"] = lr * g["scale"]
+            g["lr"] = lr
         mse, fmse, _ = losses(model, b)
         loss = mse + cfg.fg_weight * fmse
         opt.zero_grad(set_to_none=True)
