@@ -9,10 +9,13 @@ wrong; "regions" and "regions-near-right", the same on masks that follow colour 
 The score that picks the shipped weights is the mean fMSE over the four sets; `--export FILE` writes
 the best of the given checkpoints and weights there (export.py's format). `--strengths 0.6,0.8,1`
 also scores the curves weakened toward the identity, as `harmonize --strength` applies them.
+`--ensemble` scores the given checkpoints as one network whose curves are the mean of theirs, and
+`--mirror h|hv` averages a network's curves over mirrored thumbnails (model card: neither adopted).
 
     python3 validate.py runs/base/last.pt runs/no-feather/last.pt --samples 512
 """
 import argparse
+import os
 
 import torch
 
@@ -20,6 +23,23 @@ import data
 from export import export
 from model import ModelConfig, S2CRNet
 from train import validate
+
+
+class AveragedCurves(torch.nn.Module):
+    """The mean of several networks' curves, or of one network's on mirrored thumbnails. A curve is
+    linear in its normalised piece weights p / sum(p), so their mean is exactly the mean curve."""
+
+    def __init__(self, models, flips=((),)):
+        super().__init__()
+        self.models, self.flips = models, flips
+
+    def forward(self, *thumbnails, label=None):
+        curves = []
+        for model in self.models:
+            for dims in self.flips:
+                [p] = model(*[t.flip(dims) if dims else t for t in thumbnails])
+                curves.append(p / p.sum(-1, keepdim=True))
+        return [sum(curves) / len(curves)]
 
 
 def strength_list(text):
@@ -36,6 +56,8 @@ def main():
     ap.add_argument("--sets", default="main,near-right,regions,regions-near-right", help="comma-separated names of data.VALIDATION_SETS")
     ap.add_argument("--weights", choices=["ema", "raw", "both"], default="both")
     ap.add_argument("--strengths", type=strength_list, default=[1.0], help="comma-separated curve strengths to score, 0..1 (as harmonize --strength)")
+    ap.add_argument("--ensemble", action="store_true", help="score the checkpoints as one network averaging their curves")
+    ap.add_argument("--mirror", choices=["none", "h", "hv"], default="none", help="average each network's curves over mirrored thumbnails")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--export", metavar="FILE", help="write the weights with the lowest mean fMSE over the sets")
     args = ap.parse_args()
@@ -45,11 +67,25 @@ def main():
     keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
     models, steps = {}, {}                                # (checkpoint, weights) -> model, loaded once
     for path in args.checkpoints:
+        if not os.path.isfile(path):
+            raise SystemExit(f"validate.py: {path}: no such checkpoint")
         ck = torch.load(path, map_location="cpu", weights_only=False)
         steps[path] = ck["step"]
         for key in keys:
             models[path, key] = S2CRNet(ModelConfig(**ck["config"])).eval()
             models[path, key].load_state_dict(ck[key])
+    flips = {"none": ((),), "h": ((), (-1,)), "hv": ((), (-1,), (-2,))}[args.mirror]
+    if args.mirror != "none":
+        models = {k: AveragedCurves([m], flips) for k, m in models.items()}
+    if args.ensemble:
+        if args.export:
+            raise SystemExit("validate.py: an ensemble is several networks; --export writes one")
+        name = "+".join(args.checkpoints)
+        models = {(name, key): AveragedCurves([models[p, key] for p in args.checkpoints]) for key in keys}
+        steps[name] = 0
+        args.checkpoints = [name]
+    if args.export and args.mirror != "none":
+        raise SystemExit("validate.py: mirrored curves are an inference-time average; --export writes plain weights")
     fmse = {}                                             # (checkpoint, weights) -> fMSE on each set
     for name in args.sets.split(","):
         source = data.Composites(val, data.VALIDATION_SETS[name], seed=777)   # a set of its own, larger than train.py's
