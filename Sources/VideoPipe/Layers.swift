@@ -6,8 +6,8 @@ import Foundation
 ///
 /// The background sets the size (the foreground and matte are fitted to it, with a note). The
 /// timeline is the foreground's when it is a clip, else the background's; the other layer is a
-/// still, or a clip followed by frame index that holds its last frame if it ends first. A matte
-/// clip follows a foreground video by timestamp, like `-m`.
+/// still, or a clip that follows it (by timestamp where both are videos, else by frame index) and
+/// holds its last frame if it ends first. A matte clip follows a foreground video the same way, like `-m`.
 public final class LayerComposite: FrameSource {
     private let driver: FrameSource
     private let foregroundDrives: Bool
@@ -16,6 +16,7 @@ public final class LayerComposite: FrameSource {
     private var otherHeld: VideoFrame?
     private var otherEnded = false
     private var otherIsStill: Bool
+    private var follower: TimelineFollower?   // timestamp sync of two clips; nil: by index
     private var notes: [String] = []
     public private(set) var info: StreamInfo
 
@@ -46,6 +47,10 @@ public final class LayerComposite: FrameSource {
         other = foregroundDrives ? bg : fg
         otherPath = foregroundDrives ? background : foreground
         otherIsStill = foregroundDrives ? bgIsStill : true
+        // Two clips stay in step by timestamp where both have them, else frame by frame.
+        if !otherIsStill && Endpoint(foreground).hasTimestamps && Endpoint(background).hasTimestamps {
+            follower = TimelineFollower(other)
+        }
         var info = driver.info
         info.width = width
         info.height = height
@@ -66,8 +71,17 @@ public final class LayerComposite: FrameSource {
     public func next() throws -> SourceItem? {
         guard let item = try driver.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        // The other layer: the next frame of a clip, or the one held (a still, or a clip that ended).
-        if !otherEnded && (otherHeld == nil || !otherIsStill) {
+        // The other layer: the frame of a clip shown at this time, or the next one, or the one held
+        // (a still, or a clip that ended).
+        if var f = follower {
+            let (shown, pastEnd) = try f.advance(to: frame, timeBase: driver.info.timeBase)
+            follower = f
+            if let shown { otherHeld = shown }
+            if pastEnd && !otherEnded {
+                otherEnded = true
+                notes.append(String(format: "%@: ends at %.3f s; its last frame holds for the rest", otherPath, f.shownTime))
+            }
+        } else if !otherEnded && (otherHeld == nil || !otherIsStill) {
             if let found = try other.nextFrame() {
                 otherHeld = found
             } else {

@@ -68,23 +68,18 @@ public final class MaskedSource: FrameSource {
     private let base: FrameSource
     private let mask: FrameSource
     private let maskPath: String
-    private let byTimestamp: Bool
     private var last: [UInt8]?
     private var maskEnded = false
     private var notes: [String] = []
-    /// For timestamp sync: the next mask frame not yet shown, and both streams' first timestamps.
-    private var upcoming: VideoFrame?
-    private var baseStart: Int64?
-    private var maskStart: Int64?
-    private var lastTime = 0.0
+    private var follower: TimelineFollower?   // timestamp sync; nil: by index
 
     /// `basePath` is where `base` was opened from; it and `maskPath` decide index or timestamp sync.
     public init(base: FrameSource, basePath: String, maskPath: String) throws {
         self.base = base
         self.maskPath = maskPath
-        self.byTimestamp = Endpoint(basePath).hasTimestamps && Endpoint(maskPath).hasTimestamps
         let (source, note) = try openMask(maskPath, width: base.info.width, height: base.info.height)
         mask = source
+        if Endpoint(basePath).hasTimestamps && Endpoint(maskPath).hasTimestamps { follower = TimelineFollower(source) }
         if let note { notes.append(note) }
     }
 
@@ -95,7 +90,7 @@ public final class MaskedSource: FrameSource {
     public func next() throws -> SourceItem? {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        if byTimestamp {
+        if follower != nil {
             try advanceByTime(to: frame)
         } else if !maskEnded {
             if let found = try mask.nextFrame() {
@@ -110,29 +105,15 @@ public final class MaskedSource: FrameSource {
         return .frame(frame)
     }
 
-    /// Shows every mask frame whose time has come by `frame`'s time (half a millisecond of slack
-    /// for rounding between time bases).
+    /// Shows the mask frame whose time has come by `frame`'s time.
     private func advanceByTime(to frame: VideoFrame) throws {
-        let start = baseStart ?? frame.pts
-        baseStart = start
-        let t = Double(frame.pts - start) * base.info.timeBase.double
-        if last == nil, upcoming == nil { upcoming = try mask.nextFrame() }
-        var shown: VideoFrame?
-        while let candidate = upcoming {
-            let mStart = maskStart ?? candidate.pts
-            maskStart = mStart
-            let tm = Double(candidate.pts - mStart) * mask.info.timeBase.double
-            guard (last == nil && shown == nil) || tm <= t + 0.0005 else { break }
-            shown = candidate
-            lastTime = tm
-            upcoming = try mask.nextFrame()
-        }
+        guard var f = follower else { return }
+        defer { follower = f }
+        let (shown, pastEnd) = try f.advance(to: frame, timeBase: base.info.timeBase)
         if let shown { last = alphaPlane(of: shown) }      // only the frame shown is converted
-        // Past the mask's end by more than one of its frames: say so once.
-        let rate = mask.info.frameRate.isValid ? mask.info.frameRate.double : 25
-        if upcoming == nil, !maskEnded, t > lastTime + 1 / rate + 0.0005 {
+        if pastEnd, !maskEnded {
             maskEnded = true
-            notes.append(String(format: "%@: mask ends at %.3f s; its last frame holds for the rest", maskPath, lastTime))
+            notes.append(String(format: "%@: mask ends at %.3f s; its last frame holds for the rest", maskPath, f.shownTime))
         }
     }
 }

@@ -152,6 +152,35 @@ import Testing
         #expect(try ws.frameTimes(ws.path("o.mkv")) == ws.frameTimes(ws.path("bg.mkv")))
     }
 
+    @Test func layerClipsOfAnotherFrameRateFollowByTimestamp() throws {
+        let ws = try Workspace()
+        // A 25 fps foreground whose alpha is a small disc in the corner, over a 50 fps background
+        // whose frame n is a 10-pixel white column at x = 10 n: at strength 0 (the composite itself),
+        // output frame k (t = k/25) must show background frame 2k, the column at x = 20 k.
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-vf",
+                       "format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*lt(hypot(X-145,Y-105),10)'",
+                       "-frames:v", "7", "-c:v", "png", ws.path("fg.mov")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120:rate=50,format=rgb24,geq=r='255*between(X-10*N,0,9)':g='255*between(X-10*N,0,9)':b='255*between(X-10*N,0,9)'",
+                       "-frames:v", "16", "-c:v", "ffv1", ws.path("bg50.mkv")])
+        let r = try ws.harmonize(["--fg", ws.path("fg.mov"), "--bg", ws.path("bg50.mkv"), "-o", ws.path("comp.mkv"), "--codec", "ffv1",
+                                  "--model", model, "--strength", "0"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(!r.stderrText.contains("holds for the rest"), "\(r.stderrText)")
+        let comp = try ws.frames(ws.path("comp.mkv"), pixFmt: "rgb24")
+        #expect(comp.count == 7)
+        for (k, frame) in comp.enumerated() {
+            let row = 10 * 160 * 3                                   // row 10: background only
+            let white = (0..<160).filter { frame[row + 3 * $0] > 128 }
+            #expect(white == Array((20 * k)..<(20 * k + 10)), "frame \(k): white at \(white)")
+        }
+        // A background that ends first holds its last frame, with a warning naming it.
+        try ws.ffmpeg(["-i", ws.path("bg50.mkv"), "-frames:v", "6", "-c:v", "ffv1", ws.path("bgshort.mkv")])
+        let s = try ws.harmonize(["--fg", ws.path("fg.mov"), "--bg", ws.path("bgshort.mkv"), "-o", ws.path("short.mkv"), "--codec", "ffv1",
+                                  "--model", model, "--strength", "0"])
+        #expect(s.status == 0 && s.stderrText.contains("bgshort.mkv: ends at 0.100 s; its last frame holds for the rest"), "\(s.stderrText)")
+        #expect(try ws.frames(ws.path("short.mkv"), pixFmt: "rgb24").count == 7)
+    }
+
     @Test func folderWithMaskFolderToFolderKeepsNamesAndCount() throws {
         let ws = try Workspace()
         try FileManager.default.createDirectory(atPath: ws.path("in"), withIntermediateDirectories: true)
