@@ -2,7 +2,7 @@
 # Benchmarks, each printed as a ratio against a reference run in the same script on the same input.
 #   pipeline: harmonize --passthrough (decode -> RGB -> identity -> YUV -> libx264 veryfast crf 18)
 #             vs plain `ffmpeg -i same.mp4 -c:v libx264 -preset veryfast -crf 18` on a 1080p clip.
-#   engine:   inference and 4K render vs PyTorch (training/bench_reference.py), same threads.
+#   engine:   inference, 4K thumbnails and 4K render vs PyTorch (training/bench_reference.py), same threads.
 #   memory:   peak memory of the same pass-through on a clip three times as long (bounded pipeline:
 #             the ratio should stay near 1).
 set -euo pipefail
@@ -95,4 +95,6 @@ printf '  inference, 2 x 256x256 thumbnails: %.1f ms vs PyTorch %.1f ms, ratio %
     "$inf" "$tinf" "$(echo "$inf / $tinf" | bc -l)"
 printf '  render 3840x2160: %.1f ms (%.0f Mpix/s) vs the reference loop over the 64 pieces %.0f ms: %.0fx faster (target >= 20x)\n' \
     "$ren" "$(get "$swift_out" render_4k_mpix_per_s)" "$tren" "$(echo "$tren / $ren" | bc -l)"
-printf '  thumbnails from a 3840x2160 frame: %.1f ms\n' "$(get "$swift_out" thumbnails_4k_ms)"
+thu=$(get "$swift_out" thumbnails_4k_ms); tthu=$(get "$torch_out" torch_thumbnails_4k_ms)
+printf '  thumbnails from a 3840x2160 8-bit frame: %.1f ms vs PyTorch %.1f ms, ratio %.2f\n' \
+    "$thu" "$tthu" "$(echo "$thu / $tthu" | bc -l)"

@@ -1,5 +1,6 @@
-"""PyTorch side of `make bench`: the same model's CPU forward on two 256x256 thumbnails, and the
-reference way of applying curves to a 3840x2160 frame (the loop over the 64 pieces of the formula).
+"""PyTorch side of `make bench`: the same model's CPU forward on two 256x256 thumbnails, the
+thumbnails of a 3840x2160 8-bit frame (the reference preparation, from the 8-bit samples), and the
+reference way of applying curves to such a frame (the loop over the 64 pieces of the formula).
 Prints "name value" lines in milliseconds (medians)."""
 import sys
 import time
@@ -8,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 from safetensors import safe_open
 
-from model import ModelConfig, S2CRNet
+from model import ModelConfig, S2CRNet, prepare_thumbnails
 
 
 def median_ms(runs, fn):
@@ -46,6 +47,15 @@ def main():
             y = y * (K / p.sum(-1).view(1, 3, 1, 1))
             return y * mask + img * (1 - mask)
         print("torch_render_4k_ms", median_ms(max(3, runs // 5), render))
+        # engine-bench's frame: a gradient, and an elliptical soft mask over a third of it.
+        h, w = 2160, 3840
+        y, x = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        img8 = torch.stack([x * 255 // w, y * 255 // h, (x + y) % 256]).to(torch.uint8).unsqueeze(0)
+        d = ((x - w // 2) / (w // 3)) ** 2 + ((y - h // 2) / (h // 3)) ** 2
+        mask8 = ((1 - d) * 1024).clamp(0, 255).to(torch.uint8).view(1, 1, h, w)
+        cfg = ModelConfig(variant=variant)
+        print("torch_thumbnails_4k_ms", median_ms(max(3, runs // 4),
+                                                 lambda: prepare_thumbnails(img8.float() / 255, mask8.float() / 255, cfg)))
 
 
 if __name__ == "__main__":

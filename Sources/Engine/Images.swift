@@ -108,43 +108,38 @@ struct ResampleAxis {
     }
 }
 
-/// Resizes `box` of `channels` planes to side x side, separably: each source row is loaded once as
-/// floats (`loadRow(y, dst)` writes the box's width of samples per channel, channel after channel),
-/// filtered horizontally, then the rows are combined vertically. Output: channels x side x side.
-func resizeAntialiased(box: Box, channels: Int, side: Int, into out: inout [Float],
-                       loadRow: (Int, UnsafeMutablePointer<Float>) -> Void) {
+/// Resizes `box` of an interleaved picture (`stride` samples a pixel, of which the first
+/// `channels` are resized) to `channels` planes of side x side, separably. Vertical pass first:
+/// `addRow(y, weight, dst)` adds `weight` times row y of the box, as [0, 1] samples, into `dst`
+/// (box width x stride floats), once for each output row whose filter covers row y; then each of
+/// those `side` rows is filtered horizontally. Output: channels x side x side.
+///
+/// Vertical first because at a reduction (a 4K frame to 256) it leaves only `side` rows for the
+/// wide horizontal filter, and its work is whole rows of contiguous multiply-adds straight from the
+/// 8-bit samples, which the compiler vectorises (a 4K frame's thumbnails: 54 ms horizontal first, 22 ms).
+func resizeAntialiased(box: Box, channels: Int, stride: Int, side: Int, into out: inout [Float],
+                       addRow: (Int, Float, UnsafeMutablePointer<Float>) -> Void) {
     let ax = ResampleAxis(input: box.width, output: side)
     let ay = ResampleAxis(input: box.height, output: side)
-    var rows = [Float](repeating: 0, count: channels * box.height * side)
-    var line = [Float](repeating: 0, count: channels * box.width)
+    let rowLength = stride * box.width
+    var rows = [Float](repeating: 0, count: side * rowLength)
     rows.withUnsafeMutableBufferPointer { rows in
-        line.withUnsafeMutableBufferPointer { line in
-            let src = line.baseAddress!
-            for y in 0..<box.height {
-                loadRow(box.y0 + y, src)
-                for c in 0..<channels {
-                    let plane = src + c * box.width
-                    let dst = rows.baseAddress! + (c * box.height + y) * side
-                    for i in 0..<side {
-                        let s = plane + ax.start[i]
-                        var acc: Float = 0
-                        ax.weights[i].withUnsafeBufferPointer { w in
-                            for k in 0..<w.count { acc += w[k] * s[k] }
-                        }
-                        dst[i] = acc
-                    }
-                }
-            }
+        for j in 0..<side {
+            let dst = rows.baseAddress! + j * rowLength
+            for (k, weight) in ay.weights[j].enumerated() where weight != 0 { addRow(box.y0 + ay.start[j] + k, weight, dst) }
         }
         out.withUnsafeMutableBufferPointer { out in
-            for c in 0..<channels {
-                for j in 0..<side {
+            for j in 0..<side {
+                let row = rows.baseAddress! + j * rowLength
+                for c in 0..<channels {
                     let dst = out.baseAddress! + (c * side + j) * side
-                    dst.update(repeating: 0, count: side)
-                    let s = ay.start[j]
-                    for (k, w) in ay.weights[j].enumerated() {
-                        let row = rows.baseAddress! + (c * box.height + s + k) * side
-                        for i in 0..<side { dst[i] += w * row[i] }
+                    for i in 0..<side {
+                        let s = row + ax.start[i] * stride + c
+                        var acc: Float = 0
+                        ax.weights[i].withUnsafeBufferPointer { w in
+                            for k in 0..<w.count { acc += w[k] * s[k * stride] }
+                        }
+                        dst[i] = acc
                     }
                 }
             }
@@ -153,28 +148,29 @@ func resizeAntialiased(box: Box, channels: Int, side: Int, into out: inout [Floa
 }
 
 extension ImageView {
-    /// Loads the samples of row `y`, columns [x0, x1), as floats in [0, 1], one channel after another.
-    func loadRow(_ y: Int, x0: Int, x1: Int, into dst: UnsafeMutablePointer<Float>) {
-        let w = x1 - x0
+    /// Adds `weight` times the samples of row `y`, columns [x0, x1), in [0, 1], into `dst`
+    /// (interleaved as stored: (x1 - x0) x channels floats).
+    func addRow(_ y: Int, x0: Int, x1: Int, weight: Float, into dst: UnsafeMutablePointer<Float>) {
+        let n = (x1 - x0) * channels
         let p = data + y * rowBytes
         if bytesPerSample == 1 {
-            let row = p.assumingMemoryBound(to: UInt8.self)
-            for x in 0..<w {
-                let q = row + (x0 + x) * channels
-                dst[x] = Float(q[0]) * (1 / 255); dst[w + x] = Float(q[1]) * (1 / 255); dst[2 * w + x] = Float(q[2]) * (1 / 255)
-            }
+            let row = p.assumingMemoryBound(to: UInt8.self) + x0 * channels
+            let k = weight * (1 / 255)
+            for i in 0..<n { dst[i] += k * Float(row[i]) }
         } else {
-            for x in 0..<w {
-                for c in 0..<3 { dst[c * w + x] = sample(x0 + x, y, c) }
+            let k = weight * (1 / 65535)
+            for i in 0..<n {
+                dst[i] += k * Float(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * (x0 * channels + i), as: UInt16.self)))
             }
         }
     }
 }
 
 extension MaskView {
-    /// Loads row `y`, columns [x0, x1), as floats in [0, 1].
-    func loadRow(_ y: Int, x0: Int, x1: Int, into dst: UnsafeMutablePointer<Float>) {
-        let row = data + y * rowBytes
-        for x in 0..<(x1 - x0) { dst[x] = Float(row[x0 + x]) * (1 / 255) }
+    /// Adds `weight` times row `y`, columns [x0, x1), in [0, 1], into `dst`.
+    func addRow(_ y: Int, x0: Int, x1: Int, weight: Float, into dst: UnsafeMutablePointer<Float>) {
+        let row = data + y * rowBytes + x0
+        let k = weight * (1 / 255)
+        for i in 0..<(x1 - x0) { dst[i] += k * Float(row[i]) }
     }
 }

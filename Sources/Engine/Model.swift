@@ -91,11 +91,11 @@ public final class HarmonizationModel: @unchecked Sendable {
                            backgroundMask: .init(repeating: 0, count: side * side))
         for (b, img, msk) in [(box, \Thumbnails.foreground, \Thumbnails.foregroundMask),
                               (whole, \Thumbnails.background, \Thumbnails.backgroundMask)] {
-            resizeAntialiased(box: b, channels: 3, side: side, into: &t[keyPath: img]) {
-                image.loadRow($0, x0: b.x0, x1: b.x1, into: $1)
+            resizeAntialiased(box: b, channels: 3, stride: image.channels, side: side, into: &t[keyPath: img]) {
+                image.addRow($0, x0: b.x0, x1: b.x1, weight: $1, into: $2)
             }
-            resizeAntialiased(box: b, channels: 1, side: side, into: &t[keyPath: msk]) {
-                mask.loadRow($0, x0: b.x0, x1: b.x1, into: $1)
+            resizeAntialiased(box: b, channels: 1, stride: 1, side: side, into: &t[keyPath: msk]) {
+                mask.addRow($0, x0: b.x0, x1: b.x1, weight: $1, into: $2)
             }
         }
         return t

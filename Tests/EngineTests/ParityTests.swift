@@ -53,6 +53,36 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
+    /// The same picture stored as 8-bit RGBA and as 16-bit RGB (each 8-bit value x 257, the same
+    /// [0, 1] value) gives the same thumbnails: the resize reads every layout the engine takes.
+    @Test func thumbnailsAreTheSameFromRGBAAnd16BitPictures() throws {
+        var picture = try Picture()
+        let model = try HarmonizationModel(path: "\(fixtures)/plain.safetensors")
+        let rgb = try #require(picture.withViews { model.thumbnails(image: $0, mask: $1) })
+        let (w, h) = (picture.width, picture.height)
+        var rgba = [UInt8](repeating: 7, count: w * h * 4)            // alpha 7: ignored
+        var deep = [UInt16](repeating: 0, count: w * h * 3)
+        for i in 0..<(w * h) {
+            for c in 0..<3 {
+                rgba[4 * i + c] = picture.pixels[3 * i + c]
+                deep[3 * i + c] = (UInt16(picture.pixels[3 * i + c]) * 257).littleEndian
+            }
+        }
+        for (name, channels, bytes) in [("rgba", 4, 1), ("16-bit", 3, 2)] {
+            let thumbs = try #require(picture.mask.withUnsafeBufferPointer { m -> Thumbnails? in
+                let mask = MaskView(width: w, height: h, rowBytes: w, data: m.baseAddress!)
+                let view: (UnsafeMutableRawPointer) -> ImageView = {
+                    ImageView(width: w, height: h, channels: channels, bytesPerSample: bytes, rowBytes: w * channels * bytes, data: $0)
+                }
+                return name == "rgba" ? rgba.withUnsafeMutableBytes { model.thumbnails(image: view($0.baseAddress!), mask: mask) }
+                                      : deep.withUnsafeMutableBytes { model.thumbnails(image: view($0.baseAddress!), mask: mask) }
+            })
+            #expect(maxRelativeError(thumbs.foreground, rgb.foreground) < 1e-5, "\(name) fg")
+            #expect(maxRelativeError(thumbs.background, rgb.background) < 1e-5, "\(name) bg")
+            #expect(thumbs.foregroundMask == rgb.foregroundMask && thumbs.backgroundMask == rgb.backgroundMask, "\(name) masks")
+        }
+    }
+
     @Test(arguments: ["plain", "cascaded", "semantic"])
     func curvesAndRenderMatchTheReference(variant: String) throws {
         var picture = try Picture()
