@@ -1,7 +1,8 @@
 /// Per-frame decisions that need frame order and must be cheap: is this frame a scene cut, and
 /// must the network run on it (`--infer-every`)? Both come from a `FrameSketch`, a sparse sample
-/// of the full frame and its mask that costs well under a millisecond even at 4K, so they can be
-/// made on the decode thread before the workers see the frame.
+/// of the full frame and its mask that costs well under a millisecond even at 4K (plus one pass
+/// over the mask's bytes when the samples find no mask), so they can be made on the decode thread
+/// before the workers see the frame.
 
 /// A sparse summary of a frame: a colour histogram of its background (for cut detection) and a
 /// coarse grid of colour and mask coverage (for deciding when the curves must be re-inferred).
@@ -14,6 +15,9 @@ public struct FrameSketch: Sendable {
     public let colour: [Float]
     /// Mean mask coverage of each grid cell in [0, 1].
     public let coverage: [Float]
+    /// Whether the mask covers anything at all. Exact, not sampled: a mask thinner than the samples'
+    /// spacing (40 px at 4K) still counts, so the planner infers where it appears.
+    public let hasMask: Bool
 
     /// Cells across the grid, and samples per cell side.
     public static let cells = 16
@@ -70,6 +74,26 @@ public struct FrameSketch: Sendable {
         }
         self.colour = colour
         self.coverage = coverage
+        hasMask = alpha.contains { $0 > 0 } || Self.anyCoverage(image: image, mask: mask)
+    }
+
+    /// Whether any pixel of the mask (nil: of the image's alpha) is nonzero: the full-resolution
+    /// check behind `hasMask`, run only when no sample found the mask (an 8 MB scan at 4K).
+    static func anyCoverage(image: ImageView, mask: MaskView?) -> Bool {
+        if let mask {
+            for y in 0..<mask.height {
+                let row = mask.data + y * mask.rowBytes
+                var any: UInt8 = 0
+                for x in 0..<mask.width { any |= row[x] }           // no early exit: vectorises
+                if any != 0 { return true }
+            }
+            return false
+        }
+        guard image.channels == 4 else { return false }
+        for y in 0..<image.height {
+            for x in 0..<image.width where image.sample(x, y, 3) > 0 { return true }
+        }
+        return false
     }
 
     /// Mean absolute change of the cell colours and of the mask coverage since `other`.
@@ -80,9 +104,6 @@ public struct FrameSketch: Sendable {
         for i in 0..<coverage.count { dm += abs(coverage[i] - other.coverage[i]) }
         return (dc / Float(colour.count), dm / Float(coverage.count))
     }
-
-    /// Whether the mask covers anything at all (at the sketch's resolution).
-    public var hasMask: Bool { coverage.contains { $0 > 0 } }
 }
 
 /// Which frames the network runs on (`--infer-every`).

@@ -50,6 +50,21 @@ func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
         #expect(inferred.filter { $0 >= 20 }.count >= 8, "a moving mask: \(inferred)")
     }
 
+    @Test func aMaskThinnerThanTheSamplesStillCounts() {
+        // 96 sample columns over 1920 px: one every 20 px, at x = 10, 30, ... A 4-px line at
+        // x = 12..15 falls between them, yet the mask appearing there must trigger inference.
+        let (w, h) = (1920, 108)
+        let px = picture(w, h) { x, y, c in (x / 7 + y + c * 50) % 256 }
+        let empty = [UInt8](repeating: 0, count: w * h)
+        let line = (0..<(w * h)).map { i in (12..<16).contains(i % w) ? UInt8(255) : 0 }
+        let thin = sketch(px, line, w, h)
+        #expect(thin.coverage.allSatisfy { $0 == 0 })       // the samples miss it
+        #expect(thin.hasMask && !sketch(px, empty, w, h).hasMask)
+        let planner = KeyFramePlanner(policy: .every(8))
+        let inferred = (0..<6).filter { planner.decide(sketch(px, $0 < 3 ? empty : line, w, h)).infer }
+        #expect(inferred == [0, 3])
+    }
+
     @Test func sketchHistogramIgnoresExposureButNotContent() {
         let a = picture(w, h) { x, y, c in 30 + (x * 5 + y * 3 + c * 70) % 180 }
         let brighter = picture(w, h) { x, y, c in Int(Double(30 + (x * 5 + y * 3 + c * 70) % 180) * 1.25) }
