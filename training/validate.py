@@ -61,6 +61,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--export", metavar="FILE", help="write the weights with the lowest mean fMSE over the sets")
     args = ap.parse_args()
+    if args.export and args.ensemble:
+        raise SystemExit("validate.py: an ensemble is several networks; --export writes one")
+    if args.export and args.mirror != "none":
+        raise SystemExit("validate.py: mirrored curves are an inference-time average; --export writes plain weights")
     torch.set_num_threads(args.threads)
     _, val = data.split(data.DataConfig())
     strengths = args.strengths
@@ -78,14 +82,10 @@ def main():
     if args.mirror != "none":
         models = {k: AveragedCurves([m], flips) for k, m in models.items()}
     if args.ensemble:
-        if args.export:
-            raise SystemExit("validate.py: an ensemble is several networks; --export writes one")
         name = "+".join(args.checkpoints)
         models = {(name, key): AveragedCurves([models[p, key] for p in args.checkpoints]) for key in keys}
         steps[name] = 0
         args.checkpoints = [name]
-    if args.export and args.mirror != "none":
-        raise SystemExit("validate.py: mirrored curves are an inference-time average; --export writes plain weights")
     fmse = {}                                             # (checkpoint, weights) -> fMSE on each set
     for name in args.sets.split(","):
         source = data.Composites(val, data.VALIDATION_SETS[name], seed=777)   # a set of its own, larger than train.py's

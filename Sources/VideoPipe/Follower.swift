@@ -1,23 +1,40 @@
-/// Follows a second clip along a leading stream's timeline: for each leading frame, the frame of
-/// the clip shown at the same time, both times counted from each stream's first frame (the clip's
-/// last frame at or before that time, so clips of other frame rates or with dropped frames stay in
-/// step). Half a millisecond of slack absorbs rounding between time bases. Used for mask clips and
-/// for the second layer of `LayerComposite`.
+import Foundation
+
+/// Follows a second clip along a leading stream: for each leading frame, the clip's frame shown
+/// with it, and once, where the clip ended if it ends first (it then holds its last frame).
+/// `byTimestamp` (both streams are videos): the clip's last frame at or before the leading frame's
+/// time, both counted from each stream's first frame, so clips of other frame rates or with
+/// dropped frames stay in step (half a millisecond of slack absorbs rounding between time bases).
+/// Otherwise frame by frame. Used for mask clips and for the second layer of `LayerComposite`.
 struct TimelineFollower {
     let clip: FrameSource
-    private var upcoming: VideoFrame?     // the clip's next frame, not yet shown
+    let byTimestamp: Bool
+    private var upcoming: VideoFrame?     // by timestamp: the clip's next frame, not yet shown
     private var leadStart: Int64?
     private var clipStart: Int64?
-    private var started = false
-    /// The time of the clip's frame now shown, from its first frame.
-    private(set) var shownTime = 0.0
+    private var started = false           // a frame of the clip has been shown
+    private var ended = false
+    private var shownTime = 0.0           // by timestamp: of the frame shown, from the clip's first
 
-    init(_ clip: FrameSource) { self.clip = clip }
+    init(_ clip: FrameSource, byTimestamp: Bool) {
+        self.clip = clip
+        self.byTimestamp = byTimestamp
+    }
 
     /// Advances to the leading `frame` (whose stream has `timeBase`). `shown` is the clip's newly
-    /// shown frame, nil while the one shown before still holds (and on an empty clip); `pastEnd`
-    /// says the clip has ended more than one of its frames before `frame`'s time.
-    mutating func advance(to frame: VideoFrame, timeBase: Rational) throws -> (shown: VideoFrame?, pastEnd: Bool) {
+    /// shown frame, nil while the one shown before still holds (and on an empty clip). `endedAt`
+    /// says, once, where the clip ended ("frame 7", "0.280 s"), when it has ended before `frame`
+    /// (by timestamp: by more than one of its frames).
+    mutating func advance(to frame: VideoFrame, timeBase: Rational) throws -> (shown: VideoFrame?, endedAt: String?) {
+        if ended { return (nil, nil) }
+        guard byTimestamp else {
+            if let next = try clip.nextFrame() {
+                started = true
+                return (next, nil)
+            }
+            ended = true
+            return (nil, started ? "frame \(frame.index)" : nil)
+        }
         let start = leadStart ?? frame.pts
         leadStart = start
         let t = Double(frame.pts - start) * timeBase.double
@@ -34,6 +51,10 @@ struct TimelineFollower {
             upcoming = try clip.nextFrame()
         }
         let rate = clip.info.frameRate.isValid ? clip.info.frameRate.double : 25
-        return (shown, upcoming == nil && started && t > shownTime + 1 / rate + 0.0005)
+        if upcoming == nil && started && t > shownTime + 1 / rate + 0.0005 {
+            ended = true
+            return (shown, String(format: "%.3f s", shownTime))
+        }
+        return (shown, nil)
     }
 }

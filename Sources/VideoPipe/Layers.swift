@@ -14,9 +14,7 @@ public final class LayerComposite: FrameSource {
     private let other: FrameSource
     private let otherPath: String
     private var otherHeld: VideoFrame?
-    private var otherEnded = false
-    private var otherIsStill: Bool
-    private var follower: TimelineFollower?   // timestamp sync of two clips; nil: by index
+    private var follower: TimelineFollower?   // the other layer when it is a clip; nil: a still
     private var notes: [String] = []
     public private(set) var info: StreamInfo
 
@@ -46,10 +44,9 @@ public final class LayerComposite: FrameSource {
         driver = foregroundDrives ? fg : bg
         other = foregroundDrives ? bg : fg
         otherPath = foregroundDrives ? background : foreground
-        otherIsStill = foregroundDrives ? bgIsStill : true
         // Two clips stay in step by timestamp where both have them, else frame by frame.
-        if !otherIsStill && Endpoint(foreground).hasTimestamps && Endpoint(background).hasTimestamps {
-            follower = TimelineFollower(other)
+        if foregroundDrives && !bgIsStill {
+            follower = TimelineFollower(bg, byTimestamp: Endpoint(foreground).hasTimestamps && Endpoint(background).hasTimestamps)
         }
         var info = driver.info
         info.width = width
@@ -71,25 +68,14 @@ public final class LayerComposite: FrameSource {
     public func next() throws -> SourceItem? {
         guard let item = try driver.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        // The other layer: the frame of a clip shown at this time, or the next one, or the one held
-        // (a still, or a clip that ended).
+        // The other layer: a clip's frame shown with this one (held once it ends), or the still.
         if var f = follower {
-            let (shown, pastEnd) = try f.advance(to: frame, timeBase: driver.info.timeBase)
+            let (shown, endedAt) = try f.advance(to: frame, timeBase: driver.info.timeBase)
             follower = f
             if let shown { otherHeld = shown }
-            if pastEnd && !otherEnded {
-                otherEnded = true
-                notes.append(String(format: "%@: ends at %.3f s; its last frame holds for the rest", otherPath, f.shownTime))
-            }
-        } else if !otherEnded && (otherHeld == nil || !otherIsStill) {
-            if let found = try other.nextFrame() {
-                otherHeld = found
-            } else {
-                otherEnded = true
-                if otherHeld != nil && !otherIsStill {
-                    notes.append("\(otherPath): ends at frame \(frame.index); its last frame holds for the rest")
-                }
-            }
+            if let endedAt { notes.append("\(otherPath): ends at \(endedAt); its last frame holds for the rest") }
+        } else if otherHeld == nil {
+            otherHeld = try other.nextFrame()
         }
         guard let held = otherHeld else { throw PipeError(otherPath, "no picture could be decoded") }
         let (fg, bg) = foregroundDrives ? (frame, held) : (held, frame)

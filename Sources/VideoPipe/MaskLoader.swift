@@ -68,10 +68,9 @@ public final class MaskedSource: FrameSource {
     private let base: FrameSource
     private let mask: FrameSource
     private let maskPath: String
+    private var follower: TimelineFollower
     private var last: [UInt8]?
-    private var maskEnded = false
     private var notes: [String] = []
-    private var follower: TimelineFollower?   // timestamp sync; nil: by index
 
     /// `basePath` is where `base` was opened from; it and `maskPath` decide index or timestamp sync.
     public init(base: FrameSource, basePath: String, maskPath: String) throws {
@@ -79,7 +78,7 @@ public final class MaskedSource: FrameSource {
         self.maskPath = maskPath
         let (source, note) = try openMask(maskPath, width: base.info.width, height: base.info.height)
         mask = source
-        if Endpoint(basePath).hasTimestamps && Endpoint(maskPath).hasTimestamps { follower = TimelineFollower(source) }
+        follower = TimelineFollower(source, byTimestamp: Endpoint(basePath).hasTimestamps && Endpoint(maskPath).hasTimestamps)
         if let note { notes.append(note) }
     }
 
@@ -90,30 +89,11 @@ public final class MaskedSource: FrameSource {
     public func next() throws -> SourceItem? {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        if follower != nil {
-            try advanceByTime(to: frame)
-        } else if !maskEnded {
-            if let found = try mask.nextFrame() {
-                last = alphaPlane(of: found)
-            } else {
-                maskEnded = true
-                notes.append("\(maskPath): mask ends at frame \(frame.index); its last frame holds for the rest")
-            }
-        }
+        let (shown, endedAt) = try follower.advance(to: frame, timeBase: base.info.timeBase)
+        if let shown { last = alphaPlane(of: shown) }      // only the frame shown is converted
+        if let endedAt { notes.append("\(maskPath): mask ends at \(endedAt); its last frame holds for the rest") }
         guard let last else { throw PipeError(maskPath, "no picture could be decoded from the mask") }
         frame.matte = last
         return .frame(frame)
-    }
-
-    /// Shows the mask frame whose time has come by `frame`'s time.
-    private func advanceByTime(to frame: VideoFrame) throws {
-        guard var f = follower else { return }
-        defer { follower = f }
-        let (shown, pastEnd) = try f.advance(to: frame, timeBase: base.info.timeBase)
-        if let shown { last = alphaPlane(of: shown) }      // only the frame shown is converted
-        if pastEnd, !maskEnded {
-            maskEnded = true
-            notes.append(String(format: "%@: mask ends at %.3f s; its last frame holds for the rest", maskPath, f.shownTime))
-        }
     }
 }
