@@ -6,10 +6,8 @@ import sys
 import time
 
 import torch
-from safetensors.torch import load_file
-from safetensors import safe_open
-
-from model import ModelConfig, S2CRNet, prepare_thumbnails
+from export import load
+from model import ModelConfig, prepare_thumbnails
 
 
 def median_ms(runs, fn):
@@ -26,15 +24,13 @@ def main():
     path, threads = sys.argv[1], int(sys.argv[2])
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     torch.set_num_threads(threads)
-    with safe_open(path, "pt") as f:
-        variant = f.metadata()["variant"]
-    model = S2CRNet(ModelConfig(variant=variant)).eval()
-    model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
+    model = load(path)
+    variant = model.cfg.variant
     fg, bg = torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256)
     m = torch.rand(1, 1, 256, 256)
     with torch.inference_mode():
         print("torch_inference_ms", median_ms(runs, lambda: model(fg, m, bg, m)))
-        # The formula as written: y = (K / sum p) * sum_i clamp(x - i/K, 0, 1/K) * p_i, at 4K.
+        # The formula as written: y = min(1, sum_i clamp(x - i/K, 0, 1/K) * K d_i), at 4K.
         img = torch.rand(1, 3, 2160, 3840)
         mask = torch.rand(1, 1, 2160, 3840)
         p = model(fg, m, bg, m)[0]
@@ -44,7 +40,7 @@ def main():
             y = torch.zeros_like(img)
             for i in range(K):
                 y += (img - i / K).clamp(0, 1 / K) * p[:, :, i].view(1, 3, 1, 1)
-            y = y * (K / p.sum(-1).view(1, 3, 1, 1))
+            y = (y * K).clamp(max=1)
             return y * mask + img * (1 - mask)
         print("torch_render_4k_ms", median_ms(max(3, runs // 5), render))
         # engine-bench's frame: a gradient, and an elliptical soft mask over a third of it.

@@ -4,15 +4,19 @@ object-like mask, recolour only the masked region, and ask the network to recove
 Everything is pointwise or per-region on a full-size crop (long side <= `work_size`); the thumbnails
 then come from `model.prepare_thumbnails`, the one preparation the engine uses too.
 """
+import json
 import math
 import os
 import random
+import re
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+import more_photos as more_photos_list
+import person_masks
 from model import ModelConfig, prepare_thumbnails, resize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +38,9 @@ class DataConfig:
     region_share: float = 0.0      # masks that follow a colour region of the photo itself (see region_mask)
     val_every: int = 8             # every 8th photo (sorted) is held out for validation
     pack: str = ""                 # read photos and stamps from a pack_data.py folder instead
+    more_photos: int = 0           # 1: also the 166 photos of lists/more-photos.tsv (people among them)
+    person_share: float = 0.0      # on a photo with a person mask, the person is the foreground this often
+    val_photos: str = "old"        # validation sets: which held-out photos (old | more | people)
 
 
 def override(cfg: DataConfig, items):
@@ -50,6 +57,10 @@ VALIDATION_SETS = {
     "near-right": DataConfig(weak_share=0.8, identity_share=0.2, region_share=0.0), # weak or none: does it hold back?
     "regions": DataConfig(weak_share=0.0, identity_share=0.0, region_share=1.0),    # masks on colour regions
     "regions-near-right": DataConfig(weak_share=0.8, identity_share=0.2, region_share=1.0),
+    # The held-out photos of more-photos.tsv (people, streets, indoors, animals, monuments)...
+    "more": DataConfig(weak_share=0.0, identity_share=0.0, region_share=0.3, val_photos="more"),
+    # ...and those with a person mask, the person recoloured: the case our users have most.
+    "people": DataConfig(weak_share=0.0, identity_share=0.0, person_share=1.0, val_photos="people"),
 }
 
 
@@ -70,15 +81,72 @@ def packed_name(i, path):
     return f"{i:03d}-" + os.path.splitext(os.path.basename(path))[0] + ".jpg"
 
 
+def more_photos(cfg: DataConfig):
+    """[(path, group, people)] of lists/more-photos.tsv as more_photos.py caches them. Twins of one
+    scene (aloeL/aloeR, leuvenA/B, bar55/bar55_2, grand_canyon_1..3) share a group."""
+    out = []
+    for e in more_photos_list.entries():
+        stem = os.path.splitext(e.name)[0]
+        group = re.sub(r"(_\d+|_original|_modified|[LRAB]|\d+)$", "", stem) if e.package in ("kphotoalbum", "opencv-doc") else stem
+        out.append((os.path.join(cfg.cache, "more", e.name), group, e.people))
+    return out
+
+
+def more_split(cfg: DataConfig):
+    """(train, val) of the more photos, by group: every 3rd group with people and every 8th of the
+    others is held out, so people, streets and indoor scenes are in both."""
+    photos = more_photos(cfg)
+    groups = sorted({g for _, g, _ in photos})
+    people = sorted({g for _, g, p in photos if p})
+    held = {g for i, g in enumerate(people) if i % 3 == 1} | {g for i, g in enumerate(g for g in groups if g not in people) if i % cfg.val_every == 0}
+    return [p for p, g, _ in photos if g not in held], [p for p, g, _ in photos if g in held]
+
+
 def split(cfg: DataConfig):
-    """(train, val) photo paths: validation photos never appear in training. From a pack, only the
-    training photos exist, under the same names, in the same order."""
+    """(train, val) photo paths: validation photos never appear in training. The more photos come
+    after the old ones, so the old ones keep their places. From a pack, only the training photos
+    exist, under the same names, in the same order."""
     paths = photo_paths(cfg)
     val = [p for i, p in enumerate(paths) if i % cfg.val_every == 0]
     train = [p for p in paths if p not in val]
+    if cfg.more_photos:
+        more_train, more_val = more_split(cfg)
+        train, val = train + more_train, val + more_val
     if cfg.pack:
         return [os.path.join(cfg.pack, "photos", packed_name(i, p)) for i, p in enumerate(train)], []
     return train, val
+
+
+def validation_photos(name):
+    """The held-out photos of validation set `name`: the old photos' (the four original sets, whose
+    figures stay comparable across models), the more photos', or those with a usable person mask."""
+    cfg = VALIDATION_SETS[name]
+    if cfg.val_photos == "old":
+        return split(DataConfig())[1]
+    _, val = more_split(cfg)
+    return val if cfg.val_photos == "more" else [p for p in val if person_mask_path(p) is not None]
+
+
+def person_mask_path(photo, pack=""):
+    """The photo's person mask when person_masks.py found a usable one (a pack carries them as
+    person-masks/NAME.png beside photos/NAME.jpg), else None."""
+    if pack:
+        m = os.path.join(pack, "person-masks", os.path.splitext(os.path.basename(photo))[0] + ".png")
+        return m if os.path.exists(m) else None
+    folder = os.path.join(os.path.dirname(os.path.dirname(photo)), "person-masks")
+    scores = _person_scores(folder)
+    name = os.path.basename(photo)
+    return os.path.join(folder, name) if name in scores and person_masks.usable(scores[name]) else None
+
+
+_scores = {}
+
+
+def _person_scores(folder):
+    if folder not in _scores:
+        path = os.path.join(folder, "scores.json")
+        _scores[folder] = json.load(open(path)) if os.path.exists(path) else {}
+    return _scores[folder]
 
 
 def open_photo(path, long_side=None):
@@ -344,6 +412,23 @@ class Composites:
         # Photos stay decoded in memory (64 photos at <= 2x work size are ~1.5 GB).
         self.photos = [load_rgb(p, 2 * cfg.work_size) for p in paths]
         self.stamps = load_stamps(cfg.pack)
+        # Person masks, at their photo's size: the foreground of person samples, and (with the more
+        # photos) person silhouettes among the stamp shapes.
+        self.people = {}
+        for i, p in enumerate(paths):
+            mp = person_mask_path(p, cfg.pack) if (cfg.person_share or cfg.more_photos) else None
+            if mp:
+                _, h, w = self.photos[i].shape
+                a = Image.open(mp).convert("L").resize((w, h), Image.BILINEAR)
+                self.people[i] = torch.frombuffer(bytearray(a.tobytes()), dtype=torch.uint8).view(h, w).float() / 255
+        if cfg.more_photos:
+            for a in self.people.values():
+                on = a > 0.5
+                rows, cols = on.any(1).nonzero().flatten(), on.any(0).nonzero().flatten()
+                cut = a[int(rows[0]):int(rows[-1]) + 1, int(cols[0]):int(cols[-1]) + 1]
+                s = 400 / max(cut.shape)
+                self.stamps.append(F.interpolate(cut.view(1, 1, *cut.shape), scale_factor=min(1.0, s), mode="bilinear",
+                                                 antialias=True, align_corners=False)[0, 0])
 
     def crop(self, photo):
         _, H, W = photo.shape
@@ -361,12 +446,28 @@ class Composites:
             c = F.interpolate(c.unsqueeze(0), scale_factor=s, mode="bilinear", antialias=True, align_corners=False)[0]
         return c.clamp(0, 1)
 
+    def person(self, i):
+        """The whole photo and its person mask at work size (people are rarely whole in a crop)."""
+        c = torch.cat([self.photos[i].float() / 255, self.people[i].unsqueeze(0)])
+        if self.rng.random() < 0.5:
+            c = c.flip(2)
+        s = self.cfg.work_size / max(c.shape[1:])
+        if s < 1:
+            c = F.interpolate(c.unsqueeze(0), scale_factor=s, mode="bilinear", antialias=True, align_corners=False)[0]
+        return c[:3].clamp(0, 1), feather((c[3] > 0.5).float(), self.cfg)
+
     def sample(self):
         random.seed(self.rng.random())             # the transforms draw from `random`
-        real = self.crop(self.rng.choice(self.photos))
+        i = self.rng.randrange(len(self.photos))   # (the same draw as rng.choice: old streams unchanged)
+        if i in self.people and self.cfg.person_share and self.rng.random() < self.cfg.person_share:
+            real, m = self.person(i)
+        else:
+            real = self.crop(self.photos[i])
+            m = None
         reference = self.crop(self.rng.choice(self.photos))
         _, h, w = real.shape
-        m = place_mask(self.stamps, h, w, self.cfg, real)
+        if m is None:
+            m = place_mask(self.stamps, h, w, self.cfg, real)
         fg = recolour(real, m, reference, self.cfg.lab_share)
         # Many real composites are nearly right already; weak and absent recolourings teach restraint.
         # (No draws at all when both shares are 0, so the default stream of samples stays as it was.)

@@ -15,11 +15,10 @@ import tempfile
 
 import torch
 from PIL import Image
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 import data
-from model import LABELS, ModelConfig, S2CRNet, harmonize, prepare_thumbnails
+from export import load
+from model import LABELS, harmonize, prepare_thumbnails
 
 
 def load(path, mode="RGB"):
@@ -59,16 +58,6 @@ def reinhard(comp, mask):
     return out * mask + comp * (1 - mask)
 
 
-def load_model(path):
-    with safe_open(path, "pt") as f:
-        meta = f.metadata()
-    cfg = ModelConfig(variant=meta["variant"], pieces=int(meta["pieces"]), thumbnail=int(meta["thumbnail"]),
-                      box_padding=float(meta["box_padding"]), label_dim=int(meta["label_dim"]))
-    model = S2CRNet(cfg).eval()
-    model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
-    return model
-
-
 @torch.no_grad()
 def run_model(model, comp, mask, label):
     thumbs = prepare_thumbnails(comp.unsqueeze(0), mask.unsqueeze(0), model.cfg)
@@ -102,7 +91,7 @@ def main():
     ap.add_argument("--harmonize", help="the built harmonize command, run with the same weights")
     ap.add_argument("--markdown", help="also write the per-image table to this file")
     args = ap.parse_args()
-    model = load_model(args.model) if args.model else None
+    model = load(args.model) if args.model else None
     methods = ["composite", "reinhard"] + (["model"] if model else []) + (["harmonize"] if model and args.harmonize else [])
     names = {"composite": "composite", "reinhard": "Reinhard (Lab transfer)", "model": "model (PyTorch)", "harmonize": "harmonize (Swift)"}
     totals = {m: [0.0, 0.0, 0.0] for m in methods}

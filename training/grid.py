@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import data
-from evaluate import load_model
+from export import load
 from model import harmonize
 
 
@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--examples", type=int, default=8)
     ap.add_argument("--size", type=int, default=160)
     args = ap.parse_args()
-    model = load_model(args.model)
+    model = load(args.model)
     _, val = data.split(data.DataConfig())
     halves = []
     for name, n in (("main", args.examples - args.examples // 2), ("regions", args.examples // 2)):

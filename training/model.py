@@ -8,6 +8,8 @@ and the thumbnail preparation.
 """
 from dataclasses import dataclass, field, asdict
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ class ModelConfig:
     thumbnail: int = 256            # thumbnail side
     label_dim: int = 16             # semantic variant: size of the label embedding
     box_padding: float = 0.05       # foreground box grows by this fraction of its size on each side
+    free_end: bool = True           # the head also predicts each curve's end value y(1) (format 2)
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
 
@@ -59,28 +62,45 @@ FEATURES = 512
 # ---------------------------------------------------------------------------------------------
 # Curves
 
-def curve_parameters(raw):
-    """Raw head output -> positive piece weights. exp keeps them positive and makes zero weights
-    (the initial head) the identity curve; the clamp keeps one piece from swamping the rest."""
-    return torch.exp(raw.clamp(-8.0, 8.0))
+END_MAX = 1.25                  # largest end value y(1); the output is clipped to 1 above it
 
 
-def apply_curve(x, p):
-    """y(x) = (K / sum p) * sum_i clamp(x - i/K, 0, 1/K) * p[i], per channel.
+def curve_parameters(raw, end_raw=None):
+    """Raw head output -> the curve's piece increments d (B, 3, K), positive: d_i = y((i+1)/K) - y(i/K).
 
-    x: (B, 3, H, W) in [0, 1]; p: (B, 3, K) positive. The K-term sum equals a prefix sum of p plus
-    one gather: with k = floor(x K) and f = x K - k, y = (sum_{i<k} p_i + f p_k) / sum p. Exact and
-    differentiable in x and p."""
+    The piece weights are exp(raw) (zero raw, the initial head, is the identity; the clamp keeps one
+    piece from swamping the rest), normalised to sum to the end value y(1). Format 1 fixed y(1) = 1,
+    so a curve that darkens had to climb back to 1 in its last pieces: a jump of 10 levels per level
+    that turns a bright foreground's grain into blotches. Format 2 predicts y(1) per channel,
+    END_MAX * sigmoid(end_raw + log 4): 1 at zero end_raw, so a format 1 model grown into format 2
+    starts exactly where it was."""
+    p = torch.exp(raw.clamp(-8.0, 8.0))
+    d = p / p.sum(-1, keepdim=True)
+    if end_raw is not None:
+        d = d * (END_MAX * torch.sigmoid(end_raw + math.log(4.0))).unsqueeze(-1)
+    return d
+
+
+def apply_curve(x, d):
+    """y(x) = min(1, sum_i clamp(x - i/K, 0, 1/K) * K d[i]), per channel.
+
+    x: (B, 3, H, W) in [0, 1]; d: (B, 3, K) positive increments. The K-term sum equals a prefix sum of
+    d plus one gather: with k = floor(x K) and f = x K - k, y = sum_{i<k} d_i + f d_k. Exact and
+    differentiable in x and d (a curve is linear in d: the mean of curves is the curve of the mean d)."""
     B, C, H, W = x.shape
-    K = p.shape[-1]
-    total = p.sum(-1, keepdim=True)
-    before = torch.cumsum(p, -1) - p                                   # sum_{i<k} p_i
+    K = d.shape[-1]
+    before = torch.cumsum(d, -1) - d                                   # sum_{i<k} d_i
     t = x.clamp(0, 1).reshape(B, C, -1) * K
     k = t.floor().clamp(max=K - 1)
     f = t - k
     k = k.long()
-    y = (torch.gather(before, 2, k) + f * torch.gather(p, 2, k)) / total
-    return y.reshape(B, C, H, W)
+    y = torch.gather(before, 2, k) + f * torch.gather(d, 2, k)
+    return y.clamp(max=1).reshape(B, C, H, W)
+
+
+def slopes(d):
+    """Each piece's slope in output levels per input level (1 is the identity's)."""
+    return d * d.shape[-1]
 
 
 def curve_lut(p, size=256):
@@ -139,9 +159,10 @@ def prepare_thumbnails(image, mask, cfg: ModelConfig):
 # The model
 
 class CurveHead(nn.Module):
-    """CRM: p = fc_b(bg) + fc_f(fg) (fg may carry a label embedding), 3 x K positive pieces."""
+    """CRM: p = fc_b(bg) + fc_f(fg) (fg may carry a label embedding), 3 x K positive pieces; with
+    free_end also 3 end values, end_b(bg) + end_f(fg). Returns the curves' increments (B, 3, K)."""
 
-    def __init__(self, fg_features, pieces):
+    def __init__(self, fg_features, pieces, free_end=True):
         super().__init__()
         self.pieces = pieces
         self.fc_b = nn.Linear(FEATURES, 3 * pieces)
@@ -149,10 +170,17 @@ class CurveHead(nn.Module):
         for fc in (self.fc_b, self.fc_f):      # start at the identity curve
             nn.init.normal_(fc.weight, std=1e-3)
             nn.init.zeros_(fc.bias)
+        if free_end:
+            self.end_b = nn.Linear(FEATURES, 3)
+            self.end_f = nn.Linear(fg_features, 3)
+            for fc in (self.end_b, self.end_f):  # y(1) = 1 to start with
+                nn.init.zeros_(fc.weight)
+                nn.init.zeros_(fc.bias)
 
     def forward(self, fg_feat, bg_feat):
         raw = self.fc_b(bg_feat) + self.fc_f(fg_feat)
-        return curve_parameters(raw.view(-1, 3, self.pieces))
+        end = self.end_b(bg_feat) + self.end_f(fg_feat) if hasattr(self, "end_b") else None
+        return curve_parameters(raw.view(-1, 3, self.pieces), end)
 
 
 class S2CRNet(nn.Module):
@@ -165,9 +193,9 @@ class S2CRNet(nn.Module):
         if cfg.variant == "semantic":
             self.label_embedding = nn.Linear(len(LABELS), cfg.label_dim)
             fg_features += cfg.label_dim
-        self.head = CurveHead(fg_features, cfg.pieces)
+        self.head = CurveHead(fg_features, cfg.pieces, cfg.free_end)
         if cfg.variant == "cascaded":
-            self.head2 = CurveHead(fg_features, cfg.pieces)
+            self.head2 = CurveHead(fg_features, cfg.pieces, cfg.free_end)
 
     def encode(self, x):
         """Backbone and global average pool: (B, 3, S, S) -> (B, 512)."""
@@ -186,7 +214,7 @@ class S2CRNet(nn.Module):
 
     def forward(self, fg_img, fg_mask, bg_img, bg_mask, label=None):
         """Thumbnails from `prepare_thumbnails` (B, 3 or 1, S, S), in [0, 1]. The network sees
-        norm(fg) * m and norm(bg) * (1 - m). Returns the curve parameters of each stage, [(B, 3, K)]
+        norm(fg) * m and norm(bg) * (1 - m). Returns the curves' increments of each stage, [(B, 3, K)]
         (two for the cascaded variant: the second applies to the first one's output).
         label: (B,) class indices for the semantic variant (default 4, other)."""
         B = fg_img.shape[0]

@@ -23,6 +23,19 @@ python3 train.py --run runs/final --init runs/cont/last.pt --steps 3000 --lr 1e-
 python3 train.py --run runs/regions60 --init runs/final/step1800.pt --steps 3000 --lr 1e-4 --warmup 100 --seed 2 \
     --snapshot-every 500 $DATA --data region_share=0.6 "$@"
 
-# The shipped weights: of stage 4's snapshots (EMA and raw), the lowest mean fMSE over the four
-# validation sets (photos never trained on).
-python3 validate.py runs/regions60/step*.pt --export ../models/harmonize.safetensors
+# Stage 4's pick: of its snapshots (EMA and raw), the lowest mean fMSE over the four original
+# validation sets (photos never trained on). It shipped as format 1 until stage 5.
+[ -f runs/stage4.safetensors ] || python3 validate.py runs/regions60/step*.pt --sets main,near-right,regions,regions-near-right \
+    --export runs/stage4.safetensors
+
+# 5. Format 2 curves (a predicted end value, so darkening needs no jump at the top) with a smoothness
+#    loss (slopes above 2 levels per level and the slopes' ripples), on four times the photos: the
+#    166 of lists/more-photos.tsv join the training split, with person masks on the photos of people
+#    (half their samples) and person silhouettes among the stamp shapes. Grown from stage 4's pick.
+python3 train.py --run runs/stage5 --init runs/stage4.safetensors --steps 3000 --lr 1e-4 --warmup 100 --seed 3 \
+    --snapshot-every 500 --slope-max 2 --slope-weight 0.02 --curvature-weight 0.003 \
+    $DATA --data region_share=0.5 --data more_photos=1 --data person_share=0.5 "$@"
+
+# The shipped weights: of stage 5's snapshots (EMA and raw), the lowest mean fMSE over all six
+# validation sets.
+python3 validate.py runs/stage5/step*.pt --export ../models/harmonize.safetensors

@@ -1,7 +1,8 @@
 """The training loop: synthetic composites in, curve heads and backbone trained from scratch.
 
 Loss on the 256x256 output: MSE over the whole image plus a foreground-normalised MSE (squared error
-over the mask / mask area), so small objects count. Adam with a linear warm-up and a cosine decay;
+over the mask / mask area), so small objects count, plus a smoothness term on the curves (slopes
+above `slope_max` and the slopes' second differences), so that they do not amplify noise. Adam with a linear warm-up and a cosine decay;
 an EMA of the weights is what gets shipped. Checkpoints every `ckpt_every` steps (resumable after any
 stop, including the RNG states), losses and validation to a CSV.
 
@@ -17,8 +18,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+import curve_quality
 import data
-from model import ModelConfig, S2CRNet, harmonize
+from export import load
+from model import ModelConfig, S2CRNet, compose_luts, harmonize, slopes
 
 
 @dataclass
@@ -41,6 +44,9 @@ class TrainConfig:
     workers: int = 0                # data in this many worker processes (0: in the training loop)
     time_budget: float = 0.0        # seconds: after 100 steps, set `steps` to what fits in this time
     snapshot_every: int = 0         # also keep stepN.pt (weights only) every this many steps
+    slope_max: float = 2.0          # curve slopes (levels per level) above this are penalised...
+    slope_weight: float = 0.0       # ...by this times the mean squared excess
+    curvature_weight: float = 0.0   # and the slopes' second differences by this times their mean square
 
 
 def errors(out, real, mask):
@@ -51,13 +57,26 @@ def errors(out, real, mask):
     return err.mean(), ((err * mask).sum((1, 2, 3)) / (3 * area)).mean()
 
 
-def losses(model, b):
+def roughness(ps, slope_max):
+    """Mean squared excess of the pieces' slopes over slope_max, and mean squared second difference
+    of the slopes: the two ways a curve amplifies noise (one steep stretch, or ripples)."""
+    excess = sum(torch.relu(slopes(p) - slope_max).pow(2).mean() for p in ps)
+    curvature = sum((slopes(p)[..., 2:] - 2 * slopes(p)[..., 1:-1] + slopes(p)[..., :-2]).pow(2).mean() for p in ps)
+    return excess, curvature
+
+
+def losses(model, b, cfg=None, with_curves=False):
+    """MSE, fMSE and the curves' roughness (0 without a config), and the output (and the curves)."""
     ps = model(b["fg_img"], b["fg_mask"], b["bg_img"], b["bg_mask"])
     out = b["bg_img"]
     for p in ps:
         out = harmonize(out, b["bg_mask"], p)
     mse, fmse = errors(out, b["real"], b["bg_mask"])
-    return mse, fmse, out
+    rough = 0.0
+    if cfg is not None and (cfg.slope_weight or cfg.curvature_weight):
+        excess, curvature = roughness(ps, cfg.slope_max)
+        rough = cfg.slope_weight * excess + cfg.curvature_weight * curvature
+    return (mse, fmse, rough, out) + ((ps,) if with_curves else ())
 
 
 class Batches(torch.utils.data.IterableDataset):
@@ -85,16 +104,26 @@ def learning_rate(cfg, step):
 def validate(model, val_batches, strengths=(1.0,)):
     """Mean MSE and fMSE in 0..255 units over the fixed validation set, and those of the composites:
     one dict per strength, from one forward pass. A strength below 1 weakens the curves toward the
-    identity as `harmonize --strength` does (the blend of two curves is the blend of their outputs)."""
+    identity as `harmonize --strength` does (the blend of two curves is the blend of their outputs).
+    The curves' 99th-percentile slope at the foreground's levels and the noise gain (curve_quality;
+    16 px blocks at 256, 64 px of the 1024 px work size) come with strength 1."""
     tots = [{"mse": 0.0, "fmse": 0.0, "comp_mse": 0.0, "comp_fmse": 0.0} for _ in strengths]
+    pool = curve_quality.Pool()
     for b in val_batches:
-        _, _, out = losses(model, b)
+        _, _, _, out, ps = losses(model, b, with_curves=True)
+        luts = compose_luts(ps, 256)
+        for i in range(len(out)):
+            pool.add(b["bg_img"][i].cpu(), b["bg_mask"][i].cpu(), luts[i].cpu(), out[i].cpu(), block=16)
         comp_mse, comp_fmse = errors(b["bg_img"], b["real"], b["bg_mask"])
         for s, tot in zip(strengths, tots):
             mse, fmse = errors(out if s == 1 else b["bg_img"] + s * (out - b["bg_img"]), b["real"], b["bg_mask"])
             for k, v in (("mse", mse), ("fmse", fmse), ("comp_mse", comp_mse), ("comp_fmse", comp_fmse)):
                 tot[k] += float(v) * 255 ** 2
-    return [{k: v / len(val_batches) for k, v in tot.items()} for tot in tots]
+    scores = [{k: v / len(val_batches) for k, v in tot.items()} for tot in tots]
+    for s, tot in zip(strengths, scores):
+        if s == 1:
+            tot.update(slope_p99=pool.slope_p99(), noise_p90=pool.noise_gain_p90())
+    return scores
 
 
 def main():
@@ -115,9 +144,13 @@ def main():
     model = S2CRNet(model_cfg)
     torch.manual_seed(cfg.seed)
     resume = os.path.exists(ckpt_path)
-    if cfg.init and not resume:
+    if cfg.init and not resume and cfg.init.endswith(".safetensors"):
+        model.load_state_dict(load(cfg.init, free_end=model_cfg.free_end).state_dict())   # a format 1 file grows end values at 1
+        print(f"starting from the exported weights of {cfg.init}")
+    elif cfg.init and not resume:
         ck = torch.load(cfg.init, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
+        missing, _ = model.load_state_dict(ck["model"], strict=False)
+        assert all(".end_" in k for k in missing), missing
         print(f"starting from the weights of {cfg.init} (step {ck['step']})")
     ema = copy.deepcopy(model).eval()
     step, elapsed = 0, 0.0
@@ -166,7 +199,7 @@ def main():
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "hours", "lr", "loss", "mse", "fmse", "val_mse", "val_fmse", "val_comp_mse", "val_comp_fmse"])
+        writer.writerow(["step", "hours", "lr", "loss", "mse", "fmse", "rough", "val_mse", "val_fmse", "val_comp_mse", "val_comp_fmse"])
 
     def save():
         tmp = ckpt_path + ".tmp"
@@ -183,8 +216,8 @@ def main():
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
-        mse, fmse, _ = losses(model, b)
-        loss = mse + cfg.fg_weight * fmse
+        mse, fmse, rough, _ = losses(model, b, cfg)
+        loss = mse + cfg.fg_weight * fmse + rough
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -195,7 +228,7 @@ def main():
         step += 1
         elapsed += time.time() - t0
         row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss.detach()):.6f}", f"{float(mse.detach()) * 255 ** 2:.2f}",
-               f"{float(fmse.detach()) * 255 ** 2:.2f}", "", "", "", ""]
+               f"{float(fmse.detach()) * 255 ** 2:.2f}", f"{float(rough):.6f}", "", "", "", ""]
         if cfg.time_budget and start_step == 0 and step == 20:
             t20 = time.time()                      # data workers warmed up
         if cfg.time_budget and start_step == 0 and step == 120:
@@ -204,7 +237,7 @@ def main():
             print(f"{rate:.1f} steps/s: the schedule is {cfg.steps} steps", flush=True)
         if val_batches and (step % cfg.val_every == 0 or step == cfg.steps or step == cfg.stop_at):
             [v] = validate(ema, val_batches)
-            row[6:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
+            row[7:] = [f"{v['mse']:.2f}", f"{v['fmse']:.2f}", f"{v['comp_mse']:.2f}", f"{v['comp_fmse']:.2f}"]
             print(f"step {step} val mse {v['mse']:.1f} fmse {v['fmse']:.1f} (composites {v['comp_mse']:.1f} / {v['comp_fmse']:.1f})", flush=True)
         writer.writerow(row)
         log.flush()

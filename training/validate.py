@@ -2,17 +2,21 @@
 photos): MSE and fMSE at 256 of the EMA weights and of the raw weights, next to the composites'.
 This, never the iHarmony4 samples, is what model selection and the ablations use.
 
-Four fixed sets (data.VALIDATION_SETS): "main", recolourings of iHarmony4's strength on shapes placed
+Six fixed sets (data.VALIDATION_SETS): "main", recolourings of iHarmony4's strength on shapes placed
 anywhere; "near-right", weak or no recolouring, which shows whether a model holds back where little is
-wrong; "regions" and "regions-near-right", the same on masks that follow colour regions of the photo.
+wrong; "regions" and "regions-near-right", the same on masks that follow colour regions of the photo
+(these four on the held-out photos of photos.txt, so their figures compare with older models);
+"more", the held-out photos of more-photos.tsv; "people", their people with person masks. Each row
+also has the curves' 99th-percentile slope at the foreground's levels and the noise gain (curve_quality).
 
-The score that picks the shipped weights is the mean fMSE over the four sets; `--export FILE` writes
+The score that picks the shipped weights is the mean fMSE over the sets; `--export FILE` writes
 the best of the given checkpoints and weights there (export.py's format). `--strengths 0.6,0.8,1`
 also scores the curves weakened toward the identity, as `harmonize --strength` applies them.
 `--ensemble` scores the given checkpoints as one network whose curves are the mean of theirs, and
 `--mirror h|hv` averages a network's curves over mirrored thumbnails (model card: neither adopted).
 
     python3 validate.py runs/base/last.pt runs/no-feather/last.pt --samples 512
+    python3 validate.py ../models/harmonize.safetensors      # an exported model (one weight set)
 """
 import argparse
 import os
@@ -20,14 +24,14 @@ import os
 import torch
 
 import data
-from export import export
+from export import export, load
 from model import ModelConfig, S2CRNet
 from train import validate
 
 
 class AveragedCurves(torch.nn.Module):
     """The mean of several networks' curves, or of one network's on mirrored thumbnails. A curve is
-    linear in its normalised piece weights p / sum(p), so their mean is exactly the mean curve."""
+    linear in its increments, so their mean is exactly the mean curve."""
 
     def __init__(self, models, flips=((),)):
         super().__init__()
@@ -38,7 +42,7 @@ class AveragedCurves(torch.nn.Module):
         for model in self.models:
             for dims in self.flips:
                 [p] = model(*[t.flip(dims) if dims else t for t in thumbnails])
-                curves.append(p / p.sum(-1, keepdim=True))
+                curves.append(p)
         return [sum(curves) / len(curves)]
 
 
@@ -53,7 +57,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--samples", type=int, default=512)
-    ap.add_argument("--sets", default="main,near-right,regions,regions-near-right", help="comma-separated names of data.VALIDATION_SETS")
+    ap.add_argument("--sets", default=",".join(data.VALIDATION_SETS), help="comma-separated names of data.VALIDATION_SETS")
     ap.add_argument("--weights", choices=["ema", "raw", "both"], default="both")
     ap.add_argument("--strengths", type=strength_list, default=[1.0], help="comma-separated curve strengths to score, 0..1 (as harmonize --strength)")
     ap.add_argument("--ensemble", action="store_true", help="score the checkpoints as one network averaging their curves")
@@ -66,13 +70,17 @@ def main():
     if args.export and args.mirror != "none":
         raise SystemExit("validate.py: mirrored curves are an inference-time average; --export writes plain weights")
     torch.set_num_threads(args.threads)
-    _, val = data.split(data.DataConfig())
     strengths = args.strengths
     keys = {"ema": ["ema"], "raw": ["model"], "both": ["ema", "model"]}[args.weights]
     models, steps = {}, {}                                # (checkpoint, weights) -> model, loaded once
     for path in args.checkpoints:
         if not os.path.isfile(path):
             raise SystemExit(f"validate.py: {path}: no such checkpoint")
+        if path.endswith(".safetensors"):                 # exported: the same weights in both columns
+            steps[path] = 0
+            for key in keys:
+                models[path, key] = load(path)
+            continue
         ck = torch.load(path, map_location="cpu", weights_only=False)
         steps[path] = ck["step"]
         for key in keys:
@@ -88,12 +96,12 @@ def main():
         args.checkpoints = [name]
     fmse = {}                                             # (checkpoint, weights) -> fMSE on each set
     for name in args.sets.split(","):
-        source = data.Composites(val, data.VALIDATION_SETS[name], seed=777)   # a set of its own, larger than train.py's
+        source = data.Composites(data.validation_photos(name), data.VALIDATION_SETS[name], seed=777)   # larger than train.py's
         with torch.random.fork_rng():
             torch.manual_seed(777)
             batches = [data.batch(source, 16) for _ in range(args.samples // 16)]
         print(f"validation set '{name}', {len(batches) * 16} composites")
-        head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}" for k in keys)
+        head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}{'slope':>7s}{'noise':>7s}" for k in keys)
         print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
         for path in args.checkpoints:
             scores = {key: validate(models[path, key], batches, strengths) for key in keys}   # per strength
@@ -102,7 +110,7 @@ def main():
                 for key in keys:
                     v = scores[key][i]
                     fmse.setdefault((path, key, s), []).append(v["fmse"])
-                    row += f"{v['mse']:10.1f}{v['fmse']:9.1f}"
+                    row += f"{v['mse']:10.1f}{v['fmse']:9.1f}" + (f"{v['slope_p99']:7.2f}{v['noise_p90']:7.2f}" if s == 1 else " " * 14)
                 print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
     (path, key, strength), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
     print(f"best: {path}, {key.replace('model', 'raw')} weights, strength {strength:g}, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")

@@ -1,18 +1,24 @@
 /// Three colour curves of K linear pieces, as the network predicts them (S2CRNet's CRM output).
 ///
-/// Curve c maps x in [0, 1] to y(x) = (K / sum p_c) * sum_i clamp(x - i/K, 0, 1/K) * p_c[i].
-/// The weights are positive (the network takes exp of its raw output), so every curve rises
-/// monotonically from 0 to 1; equal weights are the identity.
+/// Curve c maps x in [0, 1] to y(x) = min(1, (e_c K / sum p_c) * sum_i clamp(x - i/K, 0, 1/K) * p_c[i]):
+/// positive piece weights p (the network takes exp of its raw output) shared out over the end value
+/// y(1) = e_c. Every curve rises monotonically from 0; equal weights and e = 1 are the identity.
+/// Format 1 models fix e = 1, so a darkening curve has to jump back up to 1 at the top; format 2
+/// predicts e (up to 1.25, the output clipped at 1).
 public struct CurveParameters: Sendable, Equatable {
     public let pieces: Int
     /// Channel-major: weights[c * pieces + i].
     public let weights: [Float]
+    /// y(1) per channel.
+    public let ends: [Float]
 
-    public init(pieces: Int, weights: [Float]) {
+    public init(pieces: Int, weights: [Float], ends: [Float] = [1, 1, 1]) {
         precondition(pieces > 0 && weights.count == 3 * pieces, "need 3 x \(pieces) weights")
         precondition(weights.allSatisfy { $0 > 0 && $0.isFinite }, "curve weights must be positive")
+        precondition(ends.count == 3 && ends.allSatisfy { $0 > 0 && $0.isFinite }, "curve ends must be 3 positive numbers")
         self.pieces = pieces
         self.weights = weights
+        self.ends = ends
     }
 
     public static func identity(pieces: Int = 64) -> CurveParameters {
@@ -28,21 +34,22 @@ public struct CurveParameters: Sendable, Equatable {
         let k = min(Int(t), pieces - 1)
         var before: Float = 0
         for i in 0..<k { before += w[w.startIndex + i] }
-        return (before + (t - Float(k)) * w[w.startIndex + k]) / total
+        return min(1, (before + (t - Float(k)) * w[w.startIndex + k]) * (ends[c] / total))
     }
 
-    /// The prefix sums per channel, normalised: cumulative[c * (K + 1) + i] = sum_{j<i} p / sum p.
+    /// The prefix sums per channel, scaled to the end value: cumulative[c * (K + 1) + i] = e sum_{j<i} p / sum p.
     func cumulative() -> [Float] {
         var out = [Float](repeating: 0, count: 3 * (pieces + 1))
         for c in 0..<3 {
             var total: Float = 0
             for i in 0..<pieces { total += weights[c * pieces + i] }
+            let scale = ends[c] / total
             var run: Float = 0
             for i in 0..<pieces {
-                out[c * (pieces + 1) + i] = run / total
+                out[c * (pieces + 1) + i] = run * scale
                 run += weights[c * pieces + i]
             }
-            out[c * (pieces + 1) + pieces] = 1
+            out[c * (pieces + 1) + pieces] = ends[c]
         }
         return out
     }
@@ -84,13 +91,38 @@ public struct ToneCurves: Sendable, Equatable {
         for c in 0..<3 {
             var total: Float = 0
             for i in 0..<K { total += p.weights[c * K + i] }
+            let scale = p.ends[c] / total
             for i in 0..<size {
                 let t = min(max(values[c * size + i], 0), 1) * Float(K)
                 let k = min(Int(t), K - 1)
-                out[c * size + i] = cum[c * (K + 1) + k] + (t - Float(k)) * p.weights[c * K + k] / total
+                out[c * size + i] = min(1, cum[c * (K + 1) + k] + (t - Float(k)) * p.weights[c * K + k] * scale)
             }
         }
         return ToneCurves(size: size, values: out)
+    }
+
+    /// The steepest rise between neighbouring samples, in output levels per input level (1 is the identity).
+    public var maxSlope: Float {
+        var steepest: Float = 0
+        for c in 0..<3 { for i in 0..<(size - 1) { steepest = max(steepest, values[c * size + i + 1] - values[c * size + i]) } }
+        return steepest * Float(size - 1)
+    }
+
+    /// The curves with every rise between neighbouring samples capped at `slope` levels per level
+    /// (the render-time guard against amplified noise; a capped jump lowers the curve above it), and
+    /// whether anything was capped.
+    public func limitingSlope(_ slope: Float) -> (curves: ToneCurves, limited: Bool) {
+        let step = slope / Float(size - 1)
+        var out = values
+        var limited = false
+        for c in 0..<3 {
+            for i in 1..<size {
+                let rise = values[c * size + i] - values[c * size + i - 1]
+                if rise > step * 1.0001 { limited = true }
+                out[c * size + i] = out[c * size + i - 1] + min(rise, step)
+            }
+        }
+        return limited ? (ToneCurves(size: size, values: out), true) : (self, false)
     }
 
     /// Curve value at any x in [0, 1], linearly interpolated between samples.

@@ -26,12 +26,22 @@ public final class HarmonizationModel: @unchecked Sendable {
     public let boxPadding: Float
     let mean: [Float], std: [Float]
     let backbone: Backbone
-    let heads: [(background: Linear, foreground: Linear)]
+    let heads: [Head]
+    /// Format 2: the largest end value y(1) a curve can have (nil for format 1, where y(1) = 1).
+    public let endMax: Float?
     let labelEmbedding: Linear?
     private let pool = Mutex<[Scratch]>([])
 
     public static let formatName = "harmonize-s2crnet"
-    public static let formatVersion = 1
+    /// 2: curves with a predicted end value (head.end_b/end_f, metadata end_max); 1 is still read.
+    public static let formatVersion = 2
+
+    /// One CRM head: piece weights from fc_b(bg) + fc_f(fg), and in format 2 end values from
+    /// end_b(bg) + end_f(fg).
+    struct Head {
+        let background: Linear, foreground: Linear
+        let ends: (background: Linear, foreground: Linear)?
+    }
 
     public init(path: String) throws {
         let file = try SafetensorsFile(path: path)
@@ -72,11 +82,20 @@ public final class HarmonizationModel: @unchecked Sendable {
         } else {
             labelEmbedding = nil
         }
+        if version >= 2 {
+            let e = Float(try number("end_max"))
+            guard (1...4).contains(e) else { throw EngineError(path, "metadata end_max \(e) out of range (1 to 4)") }
+            endMax = e
+        } else {
+            endMax = nil
+        }
         let names = variant == "cascaded" ? ["head", "head2"] : ["head"]
-        let outputs = 3 * pieces, fgInputs = fgFeatures
+        let outputs = 3 * pieces, fgInputs = fgFeatures, freeEnd = version >= 2
         heads = try names.map {
-            (try Linear(file, "\($0).fc_b", inFeatures: Backbone.features, outFeatures: outputs),
-             try Linear(file, "\($0).fc_f", inFeatures: fgInputs, outFeatures: outputs))
+            Head(background: try Linear(file, "\($0).fc_b", inFeatures: Backbone.features, outFeatures: outputs),
+                 foreground: try Linear(file, "\($0).fc_f", inFeatures: fgInputs, outFeatures: outputs),
+                 ends: freeEnd ? (try Linear(file, "\($0).end_b", inFeatures: Backbone.features, outFeatures: 3),
+                                  try Linear(file, "\($0).end_f", inFeatures: fgInputs, outFeatures: 3)) : nil)
         }
     }
 
@@ -169,6 +188,13 @@ public final class HarmonizationModel: @unchecked Sendable {
         heads[index].background.accumulate(Array(bg), into: &raw)
         heads[index].foreground.accumulate(fgInput, into: &raw)
         // Positive weights, as the reference: exp of the clamped raw output.
-        return CurveParameters(pieces: pieces, weights: raw.map { Float(exp(Double(min(max($0, -8), 8)))) })
+        let weights = raw.map { Float(exp(Double(min(max($0, -8), 8)))) }
+        guard let ends = heads[index].ends, let endMax else { return CurveParameters(pieces: pieces, weights: weights) }
+        // End values, as the reference: end_max * sigmoid(raw + log 4), which is 1 at zero.
+        var endRaw = [Float](repeating: 0, count: 3)
+        ends.background.accumulate(Array(bg), into: &endRaw)
+        ends.foreground.accumulate(fgInput, into: &endRaw)
+        return CurveParameters(pieces: pieces, weights: weights,
+                               ends: endRaw.map { endMax / (1 + Float(exp(-Double($0) - log(4.0)))) })
     }
 }

@@ -91,7 +91,8 @@ final class CurveExport: @unchecked Sendable {
         func list(_ v: ArraySlice<Float>) -> String { "[" + v.map { String(format: "%.6g", $0) }.joined(separator: ",") + "]" }
         func channels(_ v: [Float], _ n: Int) -> String { "[" + (0..<3).map { list(v[($0 * n)..<(($0 + 1) * n)]) }.joined(separator: ",") + "]" }
         let stages = "[" + r.stages.map { channels($0.weights, $0.pieces) }.joined(separator: ",") + "]"
-        let line = "{\"frame\":\(frame.index),\"pts\":\(frame.pts),\"time\":\(String(format: "%.6f", seconds)),\"shot\":\(shot),\"inferred\":\(!r.stages.isEmpty),\"parameters\":\(stages),\"lut\":\(channels(lut.values, 256))}\n"
+        let ends = "[" + r.stages.map { list($0.ends[...]) }.joined(separator: ",") + "]"
+        let line = "{\"frame\":\(frame.index),\"pts\":\(frame.pts),\"time\":\(String(format: "%.6f", seconds)),\"shot\":\(shot),\"inferred\":\(!r.stages.isEmpty),\"parameters\":\(stages),\"ends\":\(ends),\"lut\":\(channels(lut.values, 256))}\n"
         jsonl.write(Data(line.utf8))
     }
 

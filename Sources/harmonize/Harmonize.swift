@@ -62,6 +62,9 @@ struct Harmonize: ParsableCommand {
     @Option(help: "Temporal smoothing of the curves, in seconds of window on each side (0: every frame on its own; at most 5). Frames in the window are held in memory.")
     var smoothing: Double = 0.25
 
+    @Option(name: .customLong("max-slope"), help: "Guard against amplified grain: cap the applied curves' slope at this many output levels per input level (0: off). The summary says how often it acted.")
+    var maxSlope: Float = 4
+
     @Option(name: .customLong("infer-every"), help: ArgumentHelp("Run the network on every N-th frame, or 'auto' (more often where the background or mask changes); curves in between are interpolated.", valueName: "N|auto"))
     var inferEvery: String = "1"
 
@@ -124,6 +127,7 @@ struct Harmonize: ParsableCommand {
         if !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
         if !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
         if !(0...5).contains(smoothing) { throw ValidationError("--smoothing must be between 0 and 5 seconds") }
+        if !(maxSlope == 0 || (maxSlope >= 1 && maxSlope <= 255)) { throw ValidationError("--max-slope must be 0 (off) or between 1 and 255") }
         if !(sceneThreshold > 1) { throw ValidationError("--scene-threshold must be greater than 1") }
         if inferencePolicy == nil { throw ValidationError("--infer-every must be a whole number from 1 to 100, or auto") }
         if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
@@ -222,7 +226,8 @@ struct Harmonize: ParsableCommand {
             let rate = source.info.frameRate.isValid ? source.info.frameRate.double : 25
             let radius = Int((smoothing * rate).rounded())
             let stage = SmoothingSink(sink: output, harmonizer: harmonizer, radius: radius, cutRatio: sceneThreshold,
-                                      policy: inferencePolicy ?? .every(1), export: export, sideBySide: sideBySide)
+                                      policy: inferencePolicy ?? .every(1), export: export, sideBySide: sideBySide,
+                                      maxSlope: maxSlope == 0 ? nil : maxSlope)
             pipeline = Pipeline(workers: workers) { stage.predict($0) }
             pipeline.inDecodeOrder = { stage.plan($0) }
             sink = stage
@@ -250,6 +255,9 @@ struct Harmonize: ParsableCommand {
             var shots = (smoothingSink?.shots ?? 0) > 1 ? ", \(smoothingSink!.shots) shots" : ""
             if let stage = smoothingSink, stage.inferred < summary.frames {
                 shots += ", network on \(stage.inferred) of them"
+            }
+            if let stage = smoothingSink, stage.slopeLimited > 0 {
+                shots += ", slope guard on \(stage.slopeLimited) of them"
             }
             let count = summary.frames == 1 ? String(format: "1 frame in %.2f s", summary.seconds)
                 : String(format: "%d frames in %.1f s (%.1f fps)", summary.frames, summary.seconds, summary.framesPerSecond)

@@ -10,8 +10,9 @@ import VideoPipe
 /// 2. Workers (`predict`) run the network on those frames only.
 /// 3. Here, in frame order (`write`): frames between two inferred frames of a shot get curves
 ///    interpolated between them (held after the last one of a shot); `TemporalSmoother` averages
-///    the curves over a centred window behind a fixed delay, reset at cuts; then the curves are
-///    rendered into the frame and it goes on to the real sink.
+///    the curves over a centred window behind a fixed delay, reset at cuts; the slope guard caps
+///    what is left steeper than `maxSlope` (counted: the model should not need it); then the curves
+///    are rendered into the frame and it goes on to the real sink.
 ///
 /// Beyond the pipeline's own window it holds the frames since the last inferred one plus `radius`.
 final class SmoothingSink: FrameSink, @unchecked Sendable {
@@ -28,13 +29,17 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// Shots found (1 + cuts), and frames the network ran on (mask not empty), for the summary.
     private(set) var shots = 0
     private(set) var inferred = 0
+    /// Frames whose curves the slope guard changed.
+    private(set) var slopeLimited = 0
+    private let maxSlope: Float?
 
     /// Write input | output side by side (frames twice as wide), for review.
     private let sideBySide: Bool
 
     init(sink: FrameSink, harmonizer: Harmonizer, radius: Int, cutRatio: Float, policy: InferencePolicy = .every(1),
-         export: CurveExport?, sideBySide: Bool = false) {
+         export: CurveExport?, sideBySide: Bool = false, maxSlope: Float? = nil) {
         self.sink = sink
+        self.maxSlope = maxSlope
         self.sideBySide = sideBySide
         self.harmonizer = harmonizer
         self.planner = KeyFramePlanner(policy: policy, detector: SceneCutDetector(ratio: cutRatio))
@@ -124,14 +129,20 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
             let (frame, p) = out.payload
             shots = max(shots, out.shot + 1)
             let pair = sideBySide ? SmoothingSink.doubleWidth(frame) : nil
-            harmonizer.render(frame, alpha: p.alpha, curves: out.curves)
+            var curves = out.curves
+            if let maxSlope {
+                let guarded = curves.limitingSlope(maxSlope)
+                if guarded.limited { slopeLimited += 1 }
+                curves = guarded.curves
+            }
+            harmonizer.render(frame, alpha: p.alpha, curves: curves)
             if let pair {
                 SmoothingSink.copy(frame, into: pair, at: frame.width)
                 try sink.write(pair)
             } else {
                 try sink.write(frame)
             }
-            try export?.written(frame, .init(stages: p.stages ?? [], applied: out.curves), shot: out.shot)
+            try export?.written(frame, .init(stages: p.stages ?? [], applied: curves), shot: out.shot)
         }
     }
 }

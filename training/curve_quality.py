@@ -1,0 +1,78 @@
+"""How much a curve amplifies noise where the foreground has pixels: the two measures of the model
+card, `make eval` and validate.py.
+
+- slope: the local slope of the applied lookup table (output levels per input level, 1 is the
+  identity) at each foreground pixel's own level, per channel; the 99th percentile over the pixels.
+  A curve may be steep where the foreground has no pixels: that costs nothing.
+- noise gain: high-frequency energy (the image minus its 3x3 box blur) of the output over that of
+  the input, inside the mask, per block (64 px at native size); the 90th percentile over the blocks
+  that are mostly foreground and not flat.
+
+Both pool over a whole set (a validation set, the ten iHarmony4 triplets, a clip's frames): give
+`Pool` every picture and read the percentiles at the end.
+"""
+import torch
+import torch.nn.functional as F
+
+FLAT = (0.5 / 255) ** 2          # a block whose input energy is below this has no grain to amplify
+
+
+def local_slopes(lut):
+    """(..., 3, N) table of outputs in 0..1 at inputs 0..1 -> (..., 3, N) slope at each entry, in
+    levels per level: the central difference (one-sided at the ends)."""
+    n = lut.shape[-1]
+    up = torch.cat([lut[..., 1:], lut[..., -1:]], -1)
+    down = torch.cat([lut[..., :1], lut[..., :-1]], -1)
+    span = torch.full((n,), 2.0, dtype=lut.dtype, device=lut.device)
+    span[0] = span[-1] = 1
+    return (up - down) / span * (n - 1)
+
+
+def weighted_quantile(values, weights, q):
+    order = values.argsort()
+    v, w = values[order], weights[order].double()
+    cum = w.cumsum(0)
+    if cum[-1] <= 0:
+        return float("nan")
+    return float(v[min(int(torch.searchsorted(cum, q * cum[-1])), len(v) - 1)])
+
+
+def block_gains(inp, out, mask, block):
+    """(3, H, W) input and output in 0..1, (1, H, W) mask -> gain of each counted block."""
+    def hf(x):
+        return (x - F.avg_pool2d(x.unsqueeze(0), 3, 1, 1, count_include_pad=False)[0]).pow(2).sum(0, keepdim=True)
+    on = (mask >= 0.5).float()
+    e_in = F.avg_pool2d((hf(inp) * on).unsqueeze(0), block, block, ceil_mode=True)[0]
+    e_out = F.avg_pool2d((hf(out) * on).unsqueeze(0), block, block, ceil_mode=True)[0]
+    share = F.avg_pool2d(on.unsqueeze(0), block, block, ceil_mode=True)[0]
+    counted = (share >= 0.5) & (e_in / share.clamp(min=1e-6) >= FLAT)
+    return (e_out[counted] / e_in[counted]).flatten()
+
+
+class Pool:
+    """Slope and noise-gain samples over a set of pictures."""
+
+    def __init__(self):
+        self.slopes, self.weights, self.gains = [], [], []
+
+    def add(self, image, mask, lut, out, block=64):
+        """image, out: (3, H, W) in 0..1 (the input and the harmonised picture); mask (1, H, W);
+        lut: (3, N) the applied curves."""
+        n = lut.shape[-1]
+        levels = (image.clamp(0, 1) * (n - 1)).round().long().view(3, -1)
+        inside = (mask >= 0.5).view(-1)
+        hist = torch.zeros(3, n, dtype=torch.float64)
+        hist.scatter_add_(1, levels[:, inside], torch.ones_like(levels[:, inside], dtype=torch.float64))
+        self.slopes.append(local_slopes(lut.float()).flatten())
+        self.weights.append(hist.flatten())
+        self.gains.append(block_gains(image, out, mask, block))
+
+    def slope_p99(self):
+        return weighted_quantile(torch.cat(self.slopes), torch.cat(self.weights), 0.99)
+
+    def noise_gain_p90(self):
+        g = torch.cat(self.gains)
+        return float(torch.quantile(g.double(), 0.9)) if len(g) else float("nan")
+
+    def blocks(self):
+        return sum(len(g) for g in self.gains)
