@@ -52,6 +52,19 @@ struct AtomicOutput {
         let stem = url.deletingPathExtension().lastPathComponent
         self.target = target
         self.temporary = dir + "/.\(stem).partial-\(getpid())" + (ext.isEmpty ? "" : ".\(ext)")
+        Self.removeStaleTemporaries(dir: dir, stem: stem, ext: ext)
+    }
+
+    /// A run killed outright (kill -9, a power cut) cannot remove its temporary: the next run writing
+    /// the same output removes those whose process no longer exists (a live one is another run's).
+    static func removeStaleTemporaries(dir: String, stem: String, ext: String) {
+        let prefix = ".\(stem).partial-", suffix = ext.isEmpty ? "" : ".\(ext)"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(suffix) {
+            let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+            guard let pid = pid_t(digits), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + name) }
+        }
     }
 
     func commit() throws {

@@ -17,7 +17,10 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == data, "input was modified")
     }
 
-    @Test func interruptMidClipLeavesPlayableOutput() throws {
+    /// Ctrl-C or SIGTERM: a playable file of what was processed, and the exit status says it is partial
+    /// (128 + the signal, as shells report it; it was 0 before).
+    @Test(arguments: [("SIGINT", Int32(130)), ("SIGTERM", Int32(143))])
+    func interruptMidClipLeavesPlayableOutput(signal: String, status: Int32) throws {
         let ws = try Workspace()
         let input = try ws.makeClip("in.nut", seconds: 8, codec: ["-c:v", "ffv1", "-pix_fmt", "yuv420p"])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
@@ -32,18 +35,38 @@ import Testing
         // Feed the first third, then interrupt while the tool waits for more on stdin.
         feed.fileHandleForWriting.write(bytes.prefix(bytes.count / 3))
         Thread.sleep(forTimeInterval: 2)
-        p.interrupt()
+        if signal == "SIGINT" { p.interrupt() } else { p.terminate() }
         p.waitUntilExit()
         try? feed.fileHandleForWriting.close()
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 0, "\(message)")
-        #expect(message.contains("interrupted"), "\(message)")
+        #expect(p.terminationReason == .exit && p.terminationStatus == status, "\(p.terminationStatus): \(message)")
+        #expect(message.contains("interrupted by \(signal) after frame "), "\(message)")
         let decoded = try ws.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-i", ws.path("out.mp4"), "-f", "null", "-"])
         #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderrText)")
         let n = try ws.frameTimes(ws.path("out.mp4")).count
         #expect(n > 10 && n < 200, "\(n) frames")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: ws.dir.path).filter { $0.contains("partial") }
         #expect(leftovers.isEmpty)
+    }
+
+    /// kill -9 leaves `.NAME.partial-PID.ext` behind; the next run writing NAME removes it, but not the
+    /// temporary of a run that is still going (fails on the old code: the dead one stayed for ever).
+    @Test func staleTemporariesOfDeadRunsAreRemoved() throws {
+        let ws = try Workspace()
+        let clip = try ws.makeClip("in.mp4", seconds: 0.4)
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()                                  // its PID now belongs to no process
+        let stale = ws.path(".out.partial-\(gone.processIdentifier).mp4")
+        let live = ws.path(".out.partial-\(ProcessInfo.processInfo.processIdentifier).mp4")   // this test runner
+        let other = ws.path(".other.partial-\(gone.processIdentifier).mp4")                    // another output's
+        for f in [stale, live, other] { try Data("half a file".utf8).write(to: URL(fileURLWithPath: f)) }
+        let r = try ws.harmonize([clip, "-o", ws.path("out.mp4"), "--passthrough"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: stale), "a dead run's temporary was left behind")
+        #expect(FileManager.default.fileExists(atPath: live), "a running process's temporary was removed")
+        #expect(FileManager.default.fileExists(atPath: other), "another output's temporary was removed")
     }
 
     @Test func badInputsGiveOneLineErrors() throws {
