@@ -34,10 +34,12 @@ train:
 	training/prepare_data.sh
 	training/recipe.sh $(TRAIN_ARGS)
 
-# The shipped model on iHarmony4-style triplets: composite, Reinhard, PyTorch and the Swift command.
+# The shipped model on iHarmony4-style triplets: composite, Reinhard, PyTorch and the Swift command,
+# with the curves' slope and noise gain; then the same two measures on the bright-foreground clip.
 eval: build
 	training/prepare_data.sh
 	cd training && python3 evaluate.py $(abspath $(IHARMONY4)) --model ../$(MODEL) --harmonize ../$(RELEASE_BIN)
+	cd training && python3 noise_clip.py --harmonize ../$(RELEASE_BIN) --model ../$(MODEL)
 
 # Temporal evaluation on clips with ground truth (made from the validation photos): the README's table.
 eval-video: build

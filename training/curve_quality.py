@@ -52,8 +52,9 @@ def block_gains(inp, out, mask, block):
 class Pool:
     """Slope and noise-gain samples over a set of pictures."""
 
-    def __init__(self):
+    def __init__(self, guard=4.0):
         self.slopes, self.weights, self.gains = [], [], []
+        self.guard, self.guarded, self.curves = guard, 0, 0
 
     def add(self, image, mask, lut, out, block=64):
         """image, out: (3, H, W) in 0..1 (the input and the harmonised picture); mask (1, H, W);
@@ -64,6 +65,9 @@ class Pool:
         hist = torch.zeros(3, n, dtype=torch.float64)
         hist.scatter_add_(1, levels[:, inside], torch.ones_like(levels[:, inside], dtype=torch.float64))
         self.slopes.append(local_slopes(lut.float()).flatten())
+        steepest = float((lut[:, 1:] - lut[:, :-1]).max()) * (n - 1)
+        self.guarded += steepest > self.guard * 1.0001      # harmonize --max-slope would change these curves
+        self.curves += 1
         self.weights.append(hist.flatten())
         self.gains.append(block_gains(image, out, mask, block))
 
@@ -73,6 +77,10 @@ class Pool:
     def noise_gain_p90(self):
         g = torch.cat(self.gains)
         return float(torch.quantile(g.double(), 0.9)) if len(g) else float("nan")
+
+    def guard_share(self):
+        """The share of the curves that the render-time guard (--max-slope, default 4) would cap."""
+        return self.guarded / max(1, self.curves)
 
     def blocks(self):
         return sum(len(g) for g in self.gains)

@@ -3,6 +3,8 @@ real_images/NAME.jpg) as iHarmony4 does: MSE, PSNR and fMSE at 256x256 (bilinear
 squared error summed over the foreground / (3 x foreground area)), per image and mean, for the
 composite itself, a Reinhard Lab colour-transfer baseline, given --model the PyTorch model, and given
 --harmonize too the Swift command with the same weights (which must agree with PyTorch within 0.5 MSE).
+For the model, also the curves' 99th-percentile slope at the foreground's levels and the noise gain
+inside the masks (curve_quality, at native size), pooled over the images.
 
     python3 evaluate.py ../../shared/data/iharmony4-samples --model ../models/harmonize.safetensors \
         --harmonize ../.build/release/harmonize --markdown table.md
@@ -16,9 +18,10 @@ import tempfile
 import torch
 from PIL import Image
 
+import curve_quality
 import data
-from export import load
-from model import LABELS, harmonize, prepare_thumbnails
+from export import load as load_model
+from model import LABELS, compose_luts, harmonize, prepare_thumbnails
 
 
 def load(path, mode="RGB"):
@@ -60,14 +63,16 @@ def reinhard(comp, mask):
 
 @torch.no_grad()
 def run_model(model, comp, mask, label):
+    """The harmonised picture and the applied curves (3, 256)."""
     thumbs = prepare_thumbnails(comp.unsqueeze(0), mask.unsqueeze(0), model.cfg)
     if thumbs is None:
-        return comp
+        return comp, torch.linspace(0, 1, 256).expand(3, 256)
     lab = torch.tensor([LABELS.index(label)]) if label else None
     out = comp.unsqueeze(0)
-    for p in model(*thumbs, label=lab):
+    ps = model(*thumbs, label=lab)
+    for p in ps:
         out = harmonize(out, mask.unsqueeze(0), p)
-    return out[0]
+    return out[0], compose_luts(ps, 256)[0]
 
 
 def run_command(binary, model_path, comp, mask_path, label):
@@ -91,11 +96,12 @@ def main():
     ap.add_argument("--harmonize", help="the built harmonize command, run with the same weights")
     ap.add_argument("--markdown", help="also write the per-image table to this file")
     args = ap.parse_args()
-    model = load(args.model) if args.model else None
+    model = load_model(args.model) if args.model else None
     methods = ["composite", "reinhard"] + (["model"] if model else []) + (["harmonize"] if model and args.harmonize else [])
     names = {"composite": "composite", "reinhard": "Reinhard (Lab transfer)", "model": "model (PyTorch)", "harmonize": "harmonize (Swift)"}
     totals = {m: [0.0, 0.0, 0.0] for m in methods}
     per_image = []
+    pool = curve_quality.Pool()
     n = 0
     print(f"{'image':24s}" + "".join(f"{m + ' MSE':>16s}{'fMSE':>9s}" for m in methods))
     for folder in args.folders:
@@ -115,7 +121,8 @@ def main():
             outs = {"composite": comp, "reinhard": reinhard(comp, mask)}
             label = labels.get(name) if model and model.cfg.variant == "semantic" else None
             if model:
-                outs["model"] = run_model(model, comp, mask, label)
+                outs["model"], lut = run_model(model, comp, mask, label)
+                pool.add(comp, mask, lut, outs["model"], block=64)
             if "harmonize" in methods:
                 outs["harmonize"] = run_command(args.harmonize, args.model, comp,
                                                 os.path.join(folder, "masks", f"{base}_{k}.png"), label)
@@ -135,6 +142,9 @@ def main():
         best = "harmonize" if "harmonize" in methods else "model"
         worse = [im["name"] for im in per_image if im[best][0] > im["composite"][0]]
         print(f"{best}: {len(worse)} of {n} images worse than their composite (MSE){': ' + ', '.join(worse) if worse else ''}")
+        print(f"curves: slope p99 {pool.slope_p99():.2f} levels/level at the foregrounds' levels, "
+              f"noise gain p90 {pool.noise_gain_p90():.2f} ({pool.blocks()} blocks of 64 px); "
+              f"the slope guard would cap {pool.guarded} of {pool.curves}")
     if "harmonize" in methods:
         gap = max(abs(im["harmonize"][0] - im["model"][0]) for im in per_image)
         print(f"Swift vs PyTorch: largest per-image MSE difference {gap:.3f} (must be <= 0.5)")

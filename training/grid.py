@@ -1,11 +1,14 @@
 """The model card's figure: validation composites (photos never trained on) before and after the
 model, next to the real photo: one column per example, rows composite / harmonized / real, each
-with its MSE against the real photo at 256x256. The first half of the columns come from the "main"
-validation set (shapes placed anywhere), the second half from "regions" (masks on colour regions).
+with its MSE against the real photo at 256x256. The columns come from the "main" validation set
+(shapes placed anywhere), "regions" (masks on colour regions) and "people" (a person's mask), the
+last only on a held-out photo whose licence allows a figure (skimage's astronaut, public domain:
+kphotoalbum's people are private and stay out of every figure).
 
     python3 grid.py ../models/harmonize.safetensors ../models/grid.png
 """
 import argparse
+import os
 
 import torch
 from PIL import Image, ImageDraw
@@ -13,6 +16,8 @@ from PIL import Image, ImageDraw
 import data
 from export import load
 from model import harmonize
+
+FIGURE_PEOPLE = {"python3-astronaut.png"}     # held-out photos of people that may appear in figures
 
 
 @torch.no_grad()
@@ -25,9 +30,12 @@ def main():
     args = ap.parse_args()
     model = load(args.model)
     _, val = data.split(data.DataConfig())
+    public_people = [p for p in data.validation_photos("people") if os.path.basename(p) in FIGURE_PEOPLE]
+    people = max(1, args.examples // 4)
     halves = []
-    for name, n in (("main", args.examples - args.examples // 2), ("regions", args.examples // 2)):
-        source = data.Composites(val, data.VALIDATION_SETS[name], seed=2024)
+    for name, n, photos in (("main", (args.examples - people + 1) // 2, val), ("regions", (args.examples - people) // 2, val),
+                            ("people", people, public_people)):
+        source = data.Composites(photos, data.VALIDATION_SETS[name], seed=2024)
         with torch.random.fork_rng():
             torch.manual_seed(2024)
             halves.append(data.batch(source, n))

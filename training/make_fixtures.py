@@ -2,8 +2,9 @@
 
 For each variant: seeded weights (f16, so the loader's f16 path is exercised and the files stay
 small; the reference runs on the same f16-rounded values in f32), a 96x64 test picture and soft mask
-made here and its four thumbnails (picture.safetensors), and per variant the expected curve
-parameters of every stage, the 256-entry LUT and the rendered 8-bit output. Run from the repository root: python3 training/make_fixtures.py
+made here and its four thumbnails (picture.safetensors), and per variant the expected curves of
+every stage (their increments, y((i+1)/K) - y(i/K)), the 256-entry LUT and the rendered 8-bit output.
+plain, cascaded and semantic are format 1 files (y(1) = 1); plain-v2 is format 2 (end values). Run from the repository root: python3 training/make_fixtures.py
 """
 import json
 import math
@@ -48,20 +49,21 @@ def main():
                "fg_img": thumbs[0][0].contiguous(), "fg_mask": thumbs[1][0].contiguous(),
                "bg_img": thumbs[2][0].contiguous(), "bg_mask": thumbs[3][0].contiguous()},
               os.path.join(OUT, "picture.safetensors"))
-    for i, variant in enumerate(["plain", "cascaded", "semantic"]):
+    for i, (fixture, variant, free_end) in enumerate([("plain", "plain", False), ("cascaded", "cascaded", False),
+                                                   ("semantic", "semantic", False), ("plain-v2", "plain", True)]):
         torch.manual_seed(1234 + i)
-        cfg = ModelConfig(variant=variant)
+        cfg = ModelConfig(variant=variant, free_end=free_end)
         model = S2CRNet(cfg).eval()
         with torch.no_grad():
             # Heads strong enough to bend the curves visibly (trained heads do; the init is identity).
             for name, p in model.named_parameters():
-                if "fc_" in name and name.endswith("weight"):
+                if ("fc_" in name or "end_" in name) and name.endswith("weight"):
                     p.normal_(0, 0.05)
-                if "fc_" in name and name.endswith("bias"):
+                if ("fc_" in name or "end_" in name) and name.endswith("bias"):
                     p.normal_(0, 1.0)
             for p in model.parameters():                  # the reference uses the shipped f16 values
                 p.copy_(p.half().float())
-        export(model, os.path.join(OUT, f"{variant}.safetensors"), torch.float16)
+        export(model, os.path.join(OUT, f"{fixture}.safetensors"), torch.float16)
         label = torch.tensor([LABELS.index("animal")]) if variant == "semantic" else None
         with torch.no_grad():
             thumbs = prepare_thumbnails(img, mask, cfg)
@@ -73,10 +75,10 @@ def main():
             out = curved * mask + img * (1 - mask)
         tensors = {f"p{k + 1}": p[0].contiguous() for k, p in enumerate(ps)}
         tensors.update({"lut": lut[0].contiguous(), "output": to8(out)[0].permute(1, 2, 0).contiguous()})
-        save_file(tensors, os.path.join(OUT, f"{variant}-expected.safetensors"),
+        save_file(tensors, os.path.join(OUT, f"{fixture}-expected.safetensors"),
                   metadata={"label": "animal" if variant == "semantic" else "", "stages": str(len(ps))})
         bend = float((lut[0] - torch.linspace(0, 1, 256)).abs().max())
-        print(f"{variant}: {len(ps)} stage(s), largest curve bend {bend:.3f}")
+        print(f"{fixture}: {len(ps)} stage(s), largest curve bend {bend:.3f}, ends {ps[-1][0].sum(-1).tolist()}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The bright-foreground case of issue 13, measured through the harmonize command: a saturated
-orange, grainy foreground moving over a dark, grainy scene (made here with ffmpeg, 640x360, 2 s,
+orange, grainy foreground moving over a dark, grainy scene (made here with ffmpeg, 640x360, 1 s,
 x264 crf 18 as a camera or an edit would leave it). A curve that darkens it and then climbs back to
 y(1) = 1 turns the grain on its top levels into blotches.
 
@@ -21,13 +21,13 @@ import torch
 
 import curve_quality
 
-W, H, RATE, SECONDS = 640, 360, 25, 2
+W, H, RATE, SECONDS = 640, 360, 25, 1
 # The same filter graphs as Tests/HarmonizeCLITests (NoiseTests.swift): keep them in step.
 SCENE = (f"color=c=0x1c2a3a:s={W}x{H}:r={RATE}:d={SECONDS},noise=alls=10:allf=t[bg];"
          f"gradients=s=200x260:c0=0xffa040:c1=0xe05018:r={RATE}:d={SECONDS}:speed=0.01,format=rgb24,noise=alls=14:allf=t[fg];"
-         f"[bg][fg]overlay=x='100+150*t':y=50:shortest=1,format=yuv420p")
+         f"[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=yuv420p")
 MATTE = (f"color=c=black:s={W}x{H}:r={RATE}:d={SECONDS}[bg];color=c=white:s=200x260:r={RATE}:d={SECONDS}[fg];"
-         f"[bg][fg]overlay=x='100+150*t':y=50:shortest=1,format=gray")
+         f"[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=gray")
 
 
 def make_clip(folder):

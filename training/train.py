@@ -122,7 +122,7 @@ def validate(model, val_batches, strengths=(1.0,)):
     scores = [{k: v / len(val_batches) for k, v in tot.items()} for tot in tots]
     for s, tot in zip(strengths, scores):
         if s == 1:
-            tot.update(slope_p99=pool.slope_p99(), noise_p90=pool.noise_gain_p90())
+            tot.update(slope_p99=pool.slope_p99(), noise_p90=pool.noise_gain_p90(), guard=pool.guard_share())
     return scores
 
 
@@ -228,7 +228,7 @@ def main():
         step += 1
         elapsed += time.time() - t0
         row = [step, f"{elapsed / 3600:.4f}", f"{lr:.2e}", f"{float(loss.detach()):.6f}", f"{float(mse.detach()) * 255 ** 2:.2f}",
-               f"{float(fmse.detach()) * 255 ** 2:.2f}", f"{float(rough):.6f}", "", "", "", ""]
+               f"{float(fmse.detach()) * 255 ** 2:.2f}", f"{float(rough.detach() if torch.is_tensor(rough) else rough):.6f}", "", "", "", ""]
         if cfg.time_budget and start_step == 0 and step == 20:
             t20 = time.time()                      # data workers warmed up
         if cfg.time_budget and start_step == 0 and step == 120:

@@ -7,7 +7,8 @@ anywhere; "near-right", weak or no recolouring, which shows whether a model hold
 wrong; "regions" and "regions-near-right", the same on masks that follow colour regions of the photo
 (these four on the held-out photos of photos.txt, so their figures compare with older models);
 "more", the held-out photos of more-photos.tsv; "people", their people with person masks. Each row
-also has the curves' 99th-percentile slope at the foreground's levels and the noise gain (curve_quality).
+also has the curves' 99th-percentile slope at the foreground's levels, the noise gain, and the share
+of curves the render-time slope guard (harmonize --max-slope 4) would cap (curve_quality).
 
 The score that picks the shipped weights is the mean fMSE over the sets; `--export FILE` writes
 the best of the given checkpoints and weights there (export.py's format). `--strengths 0.6,0.8,1`
@@ -101,7 +102,7 @@ def main():
             torch.manual_seed(777)
             batches = [data.batch(source, 16) for _ in range(args.samples // 16)]
         print(f"validation set '{name}', {len(batches) * 16} composites")
-        head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}{'slope':>7s}{'noise':>7s}" for k in keys)
+        head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}{'slope':>7s}{'noise':>7s}{'guard':>7s}" for k in keys)
         print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
         for path in args.checkpoints:
             scores = {key: validate(models[path, key], batches, strengths) for key in keys}   # per strength
@@ -110,7 +111,7 @@ def main():
                 for key in keys:
                     v = scores[key][i]
                     fmse.setdefault((path, key, s), []).append(v["fmse"])
-                    row += f"{v['mse']:10.1f}{v['fmse']:9.1f}" + (f"{v['slope_p99']:7.2f}{v['noise_p90']:7.2f}" if s == 1 else " " * 14)
+                    row += f"{v['mse']:10.1f}{v['fmse']:9.1f}" + (f"{v['slope_p99']:7.2f}{v['noise_p90']:7.2f}{v['guard']:7.1%}" if s == 1 else " " * 21)
                 print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
     (path, key, strength), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
     print(f"best: {path}, {key.replace('model', 'raw')} weights, strength {strength:g}, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")

@@ -37,6 +37,18 @@ public struct CurveParameters: Sendable, Equatable {
         return min(1, (before + (t - Float(k)) * w[w.startIndex + k]) * (ends[c] / total))
     }
 
+    /// Each piece's rise, y((i+1)/K) - y(i/K) before the clip at 1, channel-major: the form the
+    /// reference (training/model.py) works in.
+    public var increments: [Float] {
+        var out = weights
+        for c in 0..<3 {
+            var total: Float = 0
+            for i in 0..<pieces { total += weights[c * pieces + i] }
+            for i in 0..<pieces { out[c * pieces + i] = weights[c * pieces + i] * ends[c] / total }
+        }
+        return out
+    }
+
     /// The prefix sums per channel, scaled to the end value: cumulative[c * (K + 1) + i] = e sum_{j<i} p / sum p.
     func cumulative() -> [Float] {
         var out = [Float](repeating: 0, count: 3 * (pieces + 1))

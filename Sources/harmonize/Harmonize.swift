@@ -251,7 +251,8 @@ struct Harmonize: ParsableCommand {
         if !q {
             for warning in summary.warnings { note(warning) }
             let target = self.output == "-" ? "stdout" : self.output
-            let stop = summary.interrupted ? " (interrupted; output holds what was processed)" : ""
+            let stop = summary.interrupted
+                ? " (interrupted by \(Interrupt.signalName) after frame \(summary.frames); output holds what was processed)" : ""
             var shots = (smoothingSink?.shots ?? 0) > 1 ? ", \(smoothingSink!.shots) shots" : ""
             if let stage = smoothingSink, stage.inferred < summary.frames {
                 shots += ", network on \(stage.inferred) of them"
@@ -263,6 +264,8 @@ struct Harmonize: ParsableCommand {
                 : String(format: "%d frames in %.1f s (%.1f fps)", summary.frames, summary.seconds, summary.framesPerSecond)
             note("\(count) -> \(target)\(shots)\(stop)")
         }
+        // A partial output is valid and playable, but not what was asked for: say so in the status.
+        if summary.interrupted { throw ExitCode(Interrupt.exitStatus) }
     }
 
     private func note(_ text: String) {

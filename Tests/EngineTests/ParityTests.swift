@@ -83,21 +83,24 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
-    @Test(arguments: ["plain", "cascaded", "semantic"])
-    func curvesAndRenderMatchTheReference(variant: String) throws {
+    /// Format 1 files (plain, cascaded, semantic: y(1) = 1) and a format 2 file (plain-v2: end values).
+    @Test(arguments: [("plain", "plain"), ("cascaded", "cascaded"), ("semantic", "semantic"), ("plain-v2", "plain")])
+    func curvesAndRenderMatchTheReference(fixture: String, variant: String) throws {
         var picture = try Picture()
-        let model = try HarmonizationModel(path: "\(fixtures)/\(variant).safetensors")
-        let expected = try SafetensorsFile(path: "\(fixtures)/\(variant)-expected.safetensors")
+        let model = try HarmonizationModel(path: "\(fixtures)/\(fixture).safetensors")
+        let expected = try SafetensorsFile(path: "\(fixtures)/\(fixture)-expected.safetensors")
         let label: SemanticLabel = expected.metadata["label"] == "animal" ? .animal : .other
         #expect(model.variant == variant)
+        #expect((model.endMax != nil) == fixture.hasSuffix("-v2"))
 
-        // Curve parameters of every stage, from the reference thumbnails: within 1e-4 relative.
+        // Each stage's curve (its increments), from the reference thumbnails: within 1e-4 relative.
         let stages = model.predict(try picture.reference(), label: label)
         #expect(stages.count == Int(expected.metadata["stages"] ?? ""))
         for (k, p) in stages.enumerated() {
             let ref = try expected.floats("p\(k + 1)")
-            let err = maxRelativeError(p.weights, ref)
+            let err = maxRelativeError(p.increments, ref)
             #expect(err < 1e-4, "stage \(k + 1): relative error \(err)")
+            if fixture.hasSuffix("-v2") { #expect(p.ends.contains { abs($0 - 1) > 0.1 }, "end values should be free: \(p.ends)") }
         }
 
         // End to end from the 8-bit picture: the LUT, then the rendered frame within 1 level.

@@ -99,6 +99,7 @@ final class Workspace {
 
     private func frameSize(width w: Int, height h: Int, pixFmt: String) throws -> Int {
         switch pixFmt {
+        case "gray": return w * h
         case "rgb24": return w * h * 3
         case "rgba": return w * h * 4
         case "rgb48le": return w * h * 6

@@ -13,13 +13,13 @@ import Testing
     func makeClip(_ ws: Workspace) throws -> (clip: String, matte: String) {
         let (w, h) = (Self.width, Self.height)
         try ws.ffmpeg(["-filter_complex",
-                       "color=c=0x1c2a3a:s=\(w)x\(h):r=25:d=2,noise=alls=10:allf=t[bg];"
-                       + "gradients=s=200x260:c0=0xffa040:c1=0xe05018:r=25:d=2:speed=0.01,format=rgb24,noise=alls=14:allf=t[fg];"
-                       + "[bg][fg]overlay=x='100+150*t':y=50:shortest=1,format=yuv420p",
+                       "color=c=0x1c2a3a:s=\(w)x\(h):r=25:d=1,noise=alls=10:allf=t[bg];"
+                       + "gradients=s=200x260:c0=0xffa040:c1=0xe05018:r=25:d=1:speed=0.01,format=rgb24,noise=alls=14:allf=t[fg];"
+                       + "[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=yuv420p",
                        "-c:v", "libx264", "-crf", "18", "-preset", "veryfast", ws.path("clip.mp4")])
         try ws.ffmpeg(["-filter_complex",
-                       "color=c=black:s=\(w)x\(h):r=25:d=2[bg];color=c=white:s=200x260:r=25:d=2[fg];"
-                       + "[bg][fg]overlay=x='100+150*t':y=50:shortest=1,format=gray",
+                       "color=c=black:s=\(w)x\(h):r=25:d=1[bg];color=c=white:s=200x260:r=25:d=1[fg];"
+                       + "[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=gray",
                        "-c:v", "ffv1", ws.path("matte.mkv")])
         return (ws.path("clip.mp4"), ws.path("matte.mkv"))
     }
@@ -53,33 +53,51 @@ import Testing
         return slopes.last?.0 ?? 0
     }
 
-    /// 90th percentile over 64-px blocks (at least half foreground, not flat) of the output's
-    /// high-frequency energy (pixel minus its 3x3 mean) over the input's, inside the mask.
-    static func noiseGainP90(inputs: [[UInt8]], outputs: [[UInt8]], mattes: [[UInt8]], width w: Int, height h: Int) -> Double {
-        func energy(_ img: [UInt8], _ x: Int, _ y: Int) -> Double {
-            var e = 0.0
-            for c in 0..<3 {
-                var sum = 0.0, n = 0.0
-                for yy in max(0, y - 1)...min(h - 1, y + 1) { for xx in max(0, x - 1)...min(w - 1, x + 1) { sum += Double(img[3 * (yy * w + xx) + c]); n += 1 } }
-                let d = (Double(img[3 * (y * w + x) + c]) - sum / n) / 255
-                e += d * d
+    /// Per pixel, the squared difference from its 3x3 mean (the window clipped at the edges), summed over RGB.
+    static func highFrequencyEnergy(_ img: [UInt8], width w: Int, height h: Int) -> [Double] {
+        var energy = [Double](repeating: 0, count: w * h)
+        var rows = [Double](repeating: 0, count: w * h), counts = [Double](repeating: 0, count: w)
+        for c in 0..<3 {
+            for y in 0..<h {                       // horizontal 3-sums
+                for x in 0..<w {
+                    var sum = 0.0
+                    for xx in max(0, x - 1)...min(w - 1, x + 1) { sum += Double(img[3 * (y * w + xx) + c]) }
+                    rows[y * w + x] = sum
+                    counts[x] = Double(min(w - 1, x + 1) - max(0, x - 1) + 1)
+                }
             }
-            return e
+            for y in 0..<h {                       // vertical 3-sums of those: the window's mean
+                let y0 = max(0, y - 1), y1 = min(h - 1, y + 1)
+                for x in 0..<w {
+                    var sum = 0.0
+                    for yy in y0...y1 { sum += rows[yy * w + x] }
+                    let mean = sum / (counts[x] * Double(y1 - y0 + 1))
+                    let d = (Double(img[3 * (y * w + x) + c]) - mean) / 255
+                    energy[y * w + x] += d * d
+                }
+            }
         }
+        return energy
+    }
+
+    /// 90th percentile over 64-px blocks (at least half foreground, not flat) of the output's
+    /// high-frequency energy over the input's, inside the mask.
+    static func noiseGainP90(inputs: [[UInt8]], outputs: [[UInt8]], mattes: [[UInt8]], width w: Int, height h: Int) -> Double {
         var gains: [Double] = []
-        let flat = pow(0.5 / 255, 2)
+        let flat: Double = 0.5 * 0.5 / (255 * 255)
         for (inp, (out, m)) in zip(inputs, zip(outputs, mattes)) {
+            let eIn = highFrequencyEnergy(inp, width: w, height: h), eOut = highFrequencyEnergy(out, width: w, height: h)
             for by in stride(from: 0, to: h, by: 64) {
                 for bx in stride(from: 0, to: w, by: 64) {
-                    var eIn = 0.0, eOut = 0.0, on = 0
+                    var sumIn = 0.0, sumOut = 0.0, on = 0
                     for y in by..<min(h, by + 64) {
                         for x in bx..<min(w, bx + 64) where m[y * w + x] >= 128 {
                             on += 1
-                            eIn += energy(inp, x, y)
-                            eOut += energy(out, x, y)
+                            sumIn += eIn[y * w + x]
+                            sumOut += eOut[y * w + x]
                         }
                     }
-                    if on * 2 >= 64 * 64, eIn / Double(on) >= flat { gains.append(eOut / eIn) }
+                    if on * 2 >= 64 * 64, sumIn / Double(on) >= flat { gains.append(sumOut / sumIn) }
                 }
             }
         }
@@ -95,7 +113,7 @@ import Testing
         #expect(r.status == 0, "\(r.stderrText)")
         let inputs = try ws.frames(clip, pixFmt: "rgb24"), outputs = try ws.frames(ws.path("out.mkv"), pixFmt: "rgb24")
         let mattes = try ws.frames(matte, pixFmt: "gray"), luts = try luts(ws.path("c.jsonl"))
-        try #require(inputs.count == 50 && outputs.count == 50 && mattes.count == 50 && luts.count == 50)
+        try #require(inputs.count == 25 && outputs.count == 25 && mattes.count == 25 && luts.count == 25)
         // The model does darken it (the case is real: otherwise there is nothing to amplify).
         var before = 0.0, after = 0.0
         for (i, (o, m)) in zip(inputs, zip(outputs, mattes)) {
@@ -116,10 +134,13 @@ import Testing
                                   "--max-slope", "1", "--curves-out", ws.path("c.jsonl")])
         #expect(r.status == 0, "\(r.stderrText)")
         let luts = try luts(ws.path("c.jsonl"))
-        let steepest = luts.map { lut in (0..<3).flatMap { c in (0..<255).map { (lut[c * 256 + $0 + 1] - lut[c * 256 + $0]) * 255 } }.max()! }.max()!
+        var steepest = 0.0
+        for lut in luts {
+            for c in 0..<3 { for v in 0..<255 { steepest = max(steepest, (lut[c * 256 + v + 1] - lut[c * 256 + v]) * 255) } }
+        }
         #expect(steepest <= 1 + 1e-3, "applied LUT steeper than the cap: \(steepest)")
         let acted = try #require(r.stderrText.firstMatch(of: /slope guard on (\d+) of them/)).1
-        #expect(Int(acted)! > 0 && Int(acted)! <= 50)
+        #expect(Int(acted)! > 0 && Int(acted)! <= 25)
         let off = try ws.harmonize([clip, "-m", matte, "-o", ws.path("off.mkv"), "--codec", "ffv1", "--model", HarmonizeTests.fixtureModel,
                                     "--max-slope", "0"])
         #expect(off.status == 0 && !off.stderrText.contains("slope guard"))
