@@ -1,4 +1,5 @@
 import CFFmpeg
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,10 @@ public final class MediaReader: FrameSource {
     public let path: String
     public private(set) var info: StreamInfo
     public private(set) var passthrough: [PassthroughStream] = []
-    public private(set) var warnings: [String] = []
+    /// Warnings while reading, with one line counting the damage decoded around (if any).
+    public var warnings: [String] { notes + (damage.line(shownPath).map { [$0] } ?? []) }
+    private var notes: [String] = []
+    private var damage = DecodeDamage()
 
     private var formatContext: UnsafeMutablePointer<AVFormatContext>?
     private var decoder: UnsafeMutablePointer<AVCodecContext>?
@@ -151,7 +155,7 @@ public final class MediaReader: FrameSource {
             if received == 0 { return .frame(try takeFrame()) }
             if received == AVERROR_EOF_ { return nil }
             if received != AVERROR_EAGAIN_ {
-                warnings.append("\(shownPath): damaged frame skipped after frame \(framesOut): \(averrorText(received))")
+                try damage.lost(seconds: nil, path: shownPath, after: framesOut, reason: averrorText(received))
                 continue
             }
             if draining { return nil }
@@ -164,16 +168,17 @@ public final class MediaReader: FrameSource {
             let read = av_read_frame(formatContext, packet)
             if read < 0 {
                 if read != AVERROR_EOF_ && !Interrupt.isRequested {
-                    warnings.append("\(shownPath): input ends early after frame \(framesOut) (\(averrorText(read))); keeping what was decoded")
+                    notes.append("\(shownPath): input ends early after frame \(framesOut) (\(averrorText(read))); keeping what was decoded")
                 }
                 startDraining()
                 continue
             }
             if packet.pointee.stream_index == stream.pointee.index {
+                let pts = packet.pointee.pts
                 let sent = avcodec_send_packet(decoder, packet)
                 av_packet_unref(packet)
                 if sent < 0 && sent != AVERROR_EAGAIN_ {
-                    warnings.append("\(shownPath): damaged packet skipped after frame \(framesOut): \(averrorText(sent))")
+                    try damage.lost(seconds: seconds(pts), path: shownPath, after: framesOut, reason: averrorText(sent))
                 }
                 continue
             }
@@ -189,11 +194,18 @@ public final class MediaReader: FrameSource {
         draining = true
     }
 
+    private func seconds(_ pts: Int64) -> Double? {
+        pts == AV_NOPTS ? nil : Double(pts) * av_q2d(stream.pointee.time_base)
+    }
+
     /// Converts the decoded picture to the pipeline's RGB and stamps its timing.
     private func takeFrame() throws -> VideoFrame {
         defer { av_frame_unref(decoded) }
+        if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+            try damage.concealed(seconds: seconds(decoded.pointee.best_effort_timestamp), path: shownPath, frame: framesOut)
+        }
         if !warnedResize && (Int(decoded.pointee.width) != streamSize.0 || Int(decoded.pointee.height) != streamSize.1) {
-            warnings.append("\(shownPath): frame size changes to \(decoded.pointee.width)x\(decoded.pointee.height) at frame \(framesOut); scaled to \(info.width)x\(info.height)")
+            notes.append("\(shownPath): frame size changes to \(decoded.pointee.width)x\(decoded.pointee.height) at frame \(framesOut); scaled to \(info.width)x\(info.height)")
             warnedResize = true
         }
         let range = decoded.pointee.color_range != AVCOL_RANGE_UNSPECIFIED ? decoded.pointee.color_range : info.color.range
@@ -243,3 +255,45 @@ func isPrintfPattern(_ path: String) -> Bool {
     guard let regex = try? Regex(#"%0?\d*d"#) else { return false }
     return name.contains(regex)
 }
+
+/// Damage the decoder met: frames it output with errors concealed, and packets or frames it could
+/// not decode at all. FFmpeg conceals and goes on, and so does harmonize, with one warning at the
+/// end that counts them; with `strict` (FFmpeg's -xerror) the first one stops the run.
+struct DecodeDamage {
+    /// Stop at the first damage instead of counting it (harmonize --strict).
+    static let strict = Atomic<Bool>(false)
+
+    private(set) var concealedFrames = 0
+    private(set) var lostPackets = 0
+    private var first: String?
+
+    mutating func concealed(seconds: Double?, path: String, frame: Int) throws {
+        let at = seconds.map { String(format: "%.3f s", $0) } ?? "frame \(frame)"
+        if Self.strict.load(ordering: .relaxed) {
+            throw PipeError(path, "damaged input: frame \(frame) (\(at)) decoded with errors (--strict)")
+        }
+        concealedFrames += 1
+        if first == nil { first = at }
+    }
+
+    mutating func lost(seconds: Double?, path: String, after frame: Int, reason: String) throws {
+        let at = seconds.map { String(format: "%.3f s", $0) } ?? "after frame \(frame)"
+        if Self.strict.load(ordering: .relaxed) {
+            throw PipeError(path, "damaged input: could not decode at \(at): \(reason) (--strict)")
+        }
+        lostPackets += 1
+        if first == nil { first = at }
+    }
+
+    /// The one-line summary, nil when nothing was damaged.
+    func line(_ path: String) -> String? {
+        guard let first else { return nil }
+        var parts: [String] = []
+        if concealedFrames > 0 { parts.append("\(concealedFrames) frame\(concealedFrames == 1 ? "" : "s") decoded with errors (concealed)") }
+        if lostPackets > 0 { parts.append("\(lostPackets) packet\(lostPackets == 1 ? "" : "s") could not be decoded") }
+        return "\(path): damaged input: \(parts.joined(separator: " and ")), the first at \(first) (--strict stops at the first)"
+    }
+}
+
+/// Makes every decoder stop at the first damaged frame or packet instead of concealing it.
+public func setStrictDecoding(_ on: Bool) { DecodeDamage.strict.store(on, ordering: .relaxed) }

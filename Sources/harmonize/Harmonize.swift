@@ -104,6 +104,9 @@ struct Harmonize: ParsableCommand {
     @Option(help: "Worker threads (default: one per core).")
     var threads: Int?
 
+    @Flag(help: "Stop at the first damaged frame or packet of any input (FFmpeg's -xerror) instead of concealing it and warning at the end.")
+    var strict = false
+
     @Flag(name: .short, help: "Overwrite existing outputs.")
     var y = false
 
@@ -136,6 +139,7 @@ struct Harmonize: ParsableCommand {
     func run() throws {
         Interrupt.installHandlers()
         setFFmpegLogging(verbose: verbose)
+        setStrictDecoding(strict)
         do {
             try transcode()
         } catch let error as PipeError {

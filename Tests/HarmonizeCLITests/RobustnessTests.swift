@@ -49,6 +49,36 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// A clip damaged in the middle (bytes flipped inside the mkv's clusters): FFmpeg conceals the damage
+    /// and so do we, but now with one warning that counts it (it went by without a word), and --strict
+    /// stops at the first damaged frame with a one-line error.
+    @Test func damagedClipIsCountedAndStrictStops() throws {
+        let ws = try Workspace()
+        let clip = try ws.makeClip("in.mkv", seconds: 4, codec: ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25"])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
+        var state: UInt64 = 1
+        for _ in 0..<40 {                                     // a fixed scatter over 45-55 % of the file
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            bytes[bytes.count * 45 / 100 + Int(state >> 33) % (bytes.count / 10)] ^= 0xff
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: ws.path("bad.mkv")))
+        let clean = try ws.harmonize([clip, "-o", ws.path("clean.mp4"), "--passthrough"])
+        #expect(clean.status == 0 && !clean.stderrText.contains("damaged"), "\(clean.stderrText)")
+        let r = try ws.harmonize([ws.path("bad.mkv"), "-o", ws.path("out.mp4"), "--passthrough"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let warning = r.stderrText.split(separator: "\n").filter { $0.contains("damaged input") }
+        #expect(warning.count == 1, "\(r.stderrText)")
+        #expect(warning.first?.contains(/bad\.mkv: damaged input: \d+ (frames? decoded with errors|packets? could not be decoded).*the first at \d+\.\d{3} s/) == true,
+                "\(r.stderrText)")
+        let decoded = try ws.run("/usr/bin/env", ["ffmpeg", "-v", "error", "-i", ws.path("out.mp4"), "-f", "null", "-"])
+        #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderrText)")
+        let strict = try ws.harmonize([ws.path("bad.mkv"), "-o", ws.path("strict.mp4"), "--passthrough", "--strict"])
+        let lines = strict.stderrText.split(separator: "\n")
+        #expect(strict.status == 1 && lines.count == 1 && lines[0].contains("bad.mkv: damaged input:") && lines[0].contains("--strict"),
+                "\(strict.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: ws.path("strict.mp4")))
+    }
+
     /// kill -9 leaves `.NAME.partial-PID.ext` behind; the next run writing NAME removes it, but not the
     /// temporary of a run that is still going (fails on the old code: the dead one stayed for ever).
     @Test func staleTemporariesOfDeadRunsAreRemoved() throws {
