@@ -44,8 +44,8 @@ struct Conv2d {
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
-        weight = try file.floats("\(name).weight", shape: [outChannels, inChannels, kernel, kernel])
-        bias = try file.floats("\(name).bias", shape: [outChannels])
+        weight = try file.weights("\(name).weight", shape: [outChannels, inChannels, kernel, kernel])
+        bias = try file.weights("\(name).bias", shape: [outChannels])
     }
 
     func outputShape(_ s: Shape) -> Shape {
@@ -247,8 +247,8 @@ struct Linear {
     init(_ file: SafetensorsFile, _ name: String, inFeatures: Int, outFeatures: Int) throws {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = try file.floats("\(name).weight", shape: [outFeatures, inFeatures])
-        bias = try file.floats("\(name).bias", shape: [outFeatures])
+        weight = try file.weights("\(name).weight", shape: [outFeatures, inFeatures])
+        bias = try file.weights("\(name).bias", shape: [outFeatures])
     }
 
     /// y += W x + b (accumulates, so two layers can sum into one output).

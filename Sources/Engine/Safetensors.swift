@@ -144,6 +144,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// A tensor of network weights: as `floats`, and refused if any value is NaN or infinite (a
+    /// diverged training run exports such files; they would turn every frame's curves into NaN).
+    public func weights(_ name: String, shape: [Int]) throws -> [Float] {
+        let v = try floats(name, shape: shape)
+        if let i = v.firstIndex(where: { !$0.isFinite }) {
+            throw EngineError(path, "tensor \(name) holds a non-finite value (\(v[i]) at index \(i)); the model is unusable")
+        }
+        return v
+    }
+
     /// The raw bytes of a U8 tensor.
     public func bytes(_ name: String) throws -> [UInt8] {
         let t = try tensor(name)

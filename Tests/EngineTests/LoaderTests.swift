@@ -90,6 +90,39 @@ import Testing
         #expect(e?.description.contains("newer") == true)
         #expect(throws: EngineError.self) { try HarmonizationModel(path: file([1, 2, 3], "missing-dir/none")) }
     }
+
+    /// A file whose weights hold a NaN or an infinity (a diverged run) is refused when loaded.
+    @Test(arguments: [Float.nan, Float.infinity])
+    func nonFiniteWeightsAreRefused(value: Float) throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/plain.safetensors")
+        var bytes = [UInt8](try Data(contentsOf: fixture))
+        let length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        // The last two bytes of the data are the last f16 value of some tensor: make it non-finite.
+        let bits = Float16(value).bitPattern
+        bytes[bytes.count - 2] = UInt8(bits & 0xff)
+        bytes[bytes.count - 1] = UInt8(bits >> 8)
+        #expect(bytes.count > 8 + length)
+        let e = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(bytes, "nan.safetensors")) }
+        #expect(e?.description.contains("non-finite") == true, "\(e.map { "\($0)" } ?? "")")
+    }
+
+    /// A format 1 file relabelled as format 2: the end-value heads are missing, or end_max is out of range.
+    @Test func formatTwoNeedsItsEndHeads() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/plain.safetensors")
+        let bytes = [UInt8](try Data(contentsOf: fixture))
+        let length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let header = String(decoding: bytes[8..<(8 + length)], as: UTF8.self)
+        func relabelled(_ endMax: String) -> [UInt8] {
+            let h = Array(header.replacingOccurrences(of: #""version":"1""#, with: #""version":"2","end_max":"\#(endMax)""#).utf8)
+            return (0..<8).map { UInt8((UInt64(h.count) >> (8 * UInt64($0))) & 0xff) } + h + bytes[(8 + length)...]
+        }
+        #expect(header.contains(#""version":"1""#))
+        let missing = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(relabelled("1.25"), "v2-missing.safetensors")) }
+        #expect(missing?.description.contains("end_b") == true, "\(missing.map { "\($0)" } ?? "")")
+        let range = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(relabelled("9"), "v2-range.safetensors")) }
+        #expect(range?.description.contains("end_max") == true)
+        #expect(try HarmonizationModel(path: fixture.path).endMax == nil)
+    }
 }
 
 @Suite struct CurveTests {
@@ -113,6 +146,28 @@ import Testing
         #expect(sampled.strength(0) == ToneCurves.identity())
         #expect(sampled.strength(1).values.elementsEqual(sampled.values) { abs($0 - $1) < 1e-7 })
         #expect(ToneCurves.identity().resampled(1024).values[1023] == 1)
+    }
+
+    /// Format 2: the end value scales the curve (and it is clipped at 1), so darkening needs no jump at the top.
+    @Test func endValuesAndSlopeGuard() {
+        let flat = [Float](repeating: 1, count: 64)
+        let dark = CurveParameters(pieces: 64, weights: flat + flat + flat, ends: [0.6, 1, 1.2])
+        #expect(abs(dark.evaluate(channel: 0, 1) - 0.6) < 1e-6 && abs(dark.evaluate(channel: 0, 0.5) - 0.3) < 1e-6)
+        #expect(abs(dark.evaluate(channel: 2, 0.5) - 0.6) < 1e-6 && dark.evaluate(channel: 2, 0.9) == 1)   // clipped
+        let sampled = ToneCurves(dark)
+        #expect(abs(sampled.values[255] - 0.6) < 1e-6 && sampled.values[2 * 256 + 255] == 1)
+        #expect(abs(sampled.maxSlope - 1.2) < 1e-3)
+        #expect(dark.increments.prefix(64).reduce(0, +) - 0.6 < 1e-6)
+        // A format 1 darkening curve: low weights, then all the rise left in the last two pieces.
+        let w = (0..<64).map { $0 < 62 ? Float(1) : 40 }
+        let jump = ToneCurves(CurveParameters(pieces: 64, weights: w + w + w))
+        #expect(jump.maxSlope > 10)
+        let (capped, limited) = jump.limitingSlope(3)
+        #expect(limited && capped.maxSlope <= 3 * 1.0001)
+        for i in 0..<200 { #expect(abs(capped.values[i] - jump.values[i]) < 1e-6) }   // untouched below the jump
+        #expect(capped.values[255] < jump.values[255])                                 // the top comes down instead
+        let (same, untouched) = sampled.limitingSlope(3)
+        #expect(!untouched && same == sampled)
     }
 
     @Test func renderSixteenBitAndSoftMask() {
