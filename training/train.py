@@ -106,14 +106,17 @@ def validate(model, val_batches, strengths=(1.0,)):
     one dict per strength, from one forward pass. A strength below 1 weakens the curves toward the
     identity as `harmonize --strength` does (the blend of two curves is the blend of their outputs).
     The curves' 99th-percentile slope at the foreground's levels and the noise gain (curve_quality;
-    16 px blocks at 256, 64 px of the 1024 px work size) come with strength 1."""
+    16 px blocks at 256, 64 px of the 1024 px work size) come with strength 1, and the noise gain of
+    the real photos over the composites (ideal_noise_p90: a perfect model's)."""
     tots = [{"mse": 0.0, "fmse": 0.0, "comp_mse": 0.0, "comp_fmse": 0.0} for _ in strengths]
-    pool = curve_quality.Pool()
+    pool, ideal = curve_quality.Pool(), curve_quality.Pool()
     for b in val_batches:
         _, _, _, out, ps = losses(model, b, with_curves=True)
         luts = compose_luts(ps, 256)
         for i in range(len(out)):
             pool.add(b["bg_img"][i].cpu(), b["bg_mask"][i].cpu(), luts[i].cpu(), out[i].cpu(), block=16)
+            # The real photo's own gain over the composite: what a perfect model would show.
+            ideal.gains.append(curve_quality.block_gains(b["bg_img"][i].cpu(), b["real"][i].cpu(), b["bg_mask"][i].cpu(), 16))
         comp_mse, comp_fmse = errors(b["bg_img"], b["real"], b["bg_mask"])
         for s, tot in zip(strengths, tots):
             mse, fmse = errors(out if s == 1 else b["bg_img"] + s * (out - b["bg_img"]), b["real"], b["bg_mask"])
@@ -122,7 +125,8 @@ def validate(model, val_batches, strengths=(1.0,)):
     scores = [{k: v / len(val_batches) for k, v in tot.items()} for tot in tots]
     for s, tot in zip(strengths, scores):
         if s == 1:
-            tot.update(slope_p99=pool.slope_p99(), noise_p90=pool.noise_gain_p90(), guard=pool.guard_share())
+            tot.update(slope_p99=pool.slope_p99(), noise_p90=pool.noise_gain_p90(), guard=pool.guard_share(),
+                       ideal_noise_p90=ideal.noise_gain_p90())
     return scores
 
 

@@ -10,7 +10,8 @@ wrong; "regions" and "regions-near-right", the same on masks that follow colour 
 also has the curves' 99th-percentile slope at the foreground's levels, the noise gain, and the share
 of curves the render-time slope guard (harmonize --max-slope 4) would cap (curve_quality).
 
-The score that picks the shipped weights is the mean fMSE over the sets; `--export FILE` writes
+The score that picks the shipped weights is the mean fMSE over the sets, among the weights whose
+curves meet `--max-slope` and `--max-noise` on every set (when given); `--export FILE` writes
 the best of the given checkpoints and weights there (export.py's format). `--strengths 0.6,0.8,1`
 also scores the curves weakened toward the identity, as `harmonize --strength` applies them.
 `--ensemble` scores the given checkpoints as one network whose curves are the mean of theirs, and
@@ -47,6 +48,22 @@ class AveragedCurves(torch.nn.Module):
         return [sum(curves) / len(curves)]
 
 
+def validation_batches(name, samples):
+    """The fixed composites of a validation set (seed 777, larger than train.py's), made once and kept
+    in runs/valsets/ (the same every time: making them costs more than scoring a checkpoint)."""
+    path = os.path.join(data.HERE, "runs", "valsets", f"{name}-{samples}.pt")
+    if os.path.exists(path):
+        return torch.load(path)
+    source = data.Composites(data.validation_photos(name), data.VALIDATION_SETS[name], seed=777)
+    with torch.random.fork_rng():
+        torch.manual_seed(777)
+        batches = [data.batch(source, 16) for _ in range(samples // 16)]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(batches, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    return batches
+
+
 def strength_list(text):
     values = [float(v) for v in text.split(",")]
     if not all(0 <= v <= 1 for v in values):
@@ -65,6 +82,9 @@ def main():
     ap.add_argument("--mirror", choices=["none", "h", "hv"], default="none", help="average each network's curves over mirrored thumbnails")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--export", metavar="FILE", help="write the weights with the lowest mean fMSE over the sets")
+    ap.add_argument("--max-slope", type=float, default=0, help="pick only among weights whose slope p99 is at most this on every set")
+    ap.add_argument("--max-noise", type=float, default=0, help="pick only among weights whose noise gain p90 is at most this on every set "
+                    "(or at most the real photos' own gain over the composites, where that is higher)")
     args = ap.parse_args()
     if args.export and args.ensemble:
         raise SystemExit("validate.py: an ensemble is several networks; --export writes one")
@@ -95,15 +115,13 @@ def main():
         models = {(name, key): AveragedCurves([models[p, key] for p in args.checkpoints]) for key in keys}
         steps[name] = 0
         args.checkpoints = [name]
-    fmse = {}                                             # (checkpoint, weights) -> fMSE on each set
+    fmse = {}                                             # (checkpoint, weights, strength) -> fMSE on each set
+    curves = {}                                           # (checkpoint, weights) -> slope and noise on each set
     for name in args.sets.split(","):
-        source = data.Composites(data.validation_photos(name), data.VALIDATION_SETS[name], seed=777)   # larger than train.py's
-        with torch.random.fork_rng():
-            torch.manual_seed(777)
-            batches = [data.batch(source, 16) for _ in range(args.samples // 16)]
-        print(f"validation set '{name}', {len(batches) * 16} composites")
+        batches = validation_batches(name, args.samples)
+        print(f"validation set '{name}', {len(batches) * 16} composites", flush=True)
         head = "".join(f"{k.replace('model', 'raw').upper() + ' MSE':>10s}{'fMSE':>9s}{'slope':>7s}{'noise':>7s}{'guard':>7s}" for k in keys)
-        print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}")
+        print(f"{'checkpoint':32s}{'step':>7s}{head}{'comp MSE':>10s}{'fMSE':>9s}{'ideal noise':>12s}")
         for path in args.checkpoints:
             scores = {key: validate(models[path, key], batches, strengths) for key in keys}   # per strength
             for i, s in enumerate(strengths):
@@ -111,9 +129,19 @@ def main():
                 for key in keys:
                     v = scores[key][i]
                     fmse.setdefault((path, key, s), []).append(v["fmse"])
+                    if s == 1:
+                        curves.setdefault((path, key), {"slope": [], "noise": []})
+                        curves[path, key]["slope"].append(v["slope_p99"])
+                        # Noise is held to the limit, or to the real photos' own gain where that is higher.
+                        curves[path, key]["noise"].append(v["noise_p90"] / max(1.0, v["ideal_noise_p90"] / (args.max_noise or 1)))
                     row += f"{v['mse']:10.1f}{v['fmse']:9.1f}" + (f"{v['slope_p99']:7.2f}{v['noise_p90']:7.2f}{v['guard']:7.1%}" if s == 1 else " " * 21)
-                print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}", flush=True)
-    (path, key, strength), scores = min(fmse.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+                print(row + f"{v['comp_mse']:10.1f}{v['comp_fmse']:9.1f}{scores[keys[0]][strengths.index(1.0)]['ideal_noise_p90'] if 1.0 in strengths else float('nan'):12.2f}", flush=True)
+    eligible = {k: v for k, v in fmse.items()
+                if k[2] != 1 or ((not args.max_slope or max(curves[k[:2]]["slope"]) <= args.max_slope)
+                                 and (not args.max_noise or max(curves[k[:2]]["noise"]) <= args.max_noise))}
+    if not eligible:
+        raise SystemExit(f"validate.py: no weights meet slope <= {args.max_slope} and noise gain <= {args.max_noise} on every set")
+    (path, key, strength), scores = min(eligible.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
     print(f"best: {path}, {key.replace('model', 'raw')} weights, strength {strength:g}, mean fMSE {sum(scores) / len(scores):.1f} over {args.sets}")
     if args.export and strength != 1:
         raise SystemExit(f"validate.py: the best is at strength {strength:g}, which the exported weights cannot carry; export with --strengths 1")
