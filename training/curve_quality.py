@@ -69,6 +69,10 @@ class Pool:
         self.guarded += steepest > self.guard * 1.0001      # harmonize --max-slope would change these curves
         self.curves += 1
         self.weights.append(hist.flatten())
+        self.add_noise(image, mask, out, block)
+
+    def add_noise(self, image, mask, out, block=64):
+        """The noise gain alone, of any output over its input (e.g. the real photo over a composite)."""
         self.gains.append(block_gains(image, out, mask, block))
 
     def slope_p99(self):

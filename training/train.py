@@ -60,8 +60,10 @@ def errors(out, real, mask):
 def roughness(ps, slope_max):
     """Mean squared excess of the pieces' slopes over slope_max, and mean squared second difference
     of the slopes: the two ways a curve amplifies noise (one steep stretch, or ripples)."""
-    excess = sum(torch.relu(slopes(p) - slope_max).pow(2).mean() for p in ps)
-    curvature = sum((slopes(p)[..., 2:] - 2 * slopes(p)[..., 1:-1] + slopes(p)[..., :-2]).pow(2).mean() for p in ps)
+    excess = curvature = 0.0
+    for s in map(slopes, ps):
+        excess = excess + torch.relu(s - slope_max).pow(2).mean()
+        curvature = curvature + (s[..., 2:] - 2 * s[..., 1:-1] + s[..., :-2]).pow(2).mean()
     return excess, curvature
 
 
@@ -116,7 +118,7 @@ def validate(model, val_batches, strengths=(1.0,)):
         for i in range(len(out)):
             pool.add(b["bg_img"][i].cpu(), b["bg_mask"][i].cpu(), luts[i].cpu(), out[i].cpu(), block=16)
             # The real photo's own gain over the composite: what a perfect model would show.
-            ideal.gains.append(curve_quality.block_gains(b["bg_img"][i].cpu(), b["real"][i].cpu(), b["bg_mask"][i].cpu(), 16))
+            ideal.add_noise(b["bg_img"][i].cpu(), b["bg_mask"][i].cpu(), b["real"][i].cpu(), block=16)
         comp_mse, comp_fmse = errors(b["bg_img"], b["real"], b["bg_mask"])
         for s, tot in zip(strengths, tots):
             mse, fmse = errors(out if s == 1 else b["bg_img"] + s * (out - b["bg_img"]), b["real"], b["bg_mask"])

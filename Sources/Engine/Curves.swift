@@ -28,13 +28,18 @@ public struct CurveParameters: Sendable, Equatable {
     /// y(x) for channel `c`: the prefix sum of the weights below x's piece plus its share of that piece.
     public func evaluate(channel c: Int, _ x: Float) -> Float {
         let w = weights[(c * pieces)..<((c + 1) * pieces)]
-        var total: Float = 0
-        for v in w { total += v }
         let t = min(max(x, 0), 1) * Float(pieces)
         let k = min(Int(t), pieces - 1)
         var before: Float = 0
         for i in 0..<k { before += w[w.startIndex + i] }
-        return min(1, (before + (t - Float(k)) * w[w.startIndex + k]) * (ends[c] / total))
+        return min(1, (before + (t - Float(k)) * w[w.startIndex + k]) * scale(c))
+    }
+
+    /// What turns channel c's weights into output units: its end value over the weights' sum.
+    func scale(_ c: Int) -> Float {
+        var total: Float = 0
+        for i in 0..<pieces { total += weights[c * pieces + i] }
+        return ends[c] / total
     }
 
     /// Each piece's rise, y((i+1)/K) - y(i/K) before the clip at 1, channel-major: the form the
@@ -42,9 +47,8 @@ public struct CurveParameters: Sendable, Equatable {
     public var increments: [Float] {
         var out = weights
         for c in 0..<3 {
-            var total: Float = 0
-            for i in 0..<pieces { total += weights[c * pieces + i] }
-            for i in 0..<pieces { out[c * pieces + i] = weights[c * pieces + i] * ends[c] / total }
+            let scale = scale(c)
+            for i in 0..<pieces { out[c * pieces + i] *= scale }
         }
         return out
     }
@@ -53,9 +57,7 @@ public struct CurveParameters: Sendable, Equatable {
     func cumulative() -> [Float] {
         var out = [Float](repeating: 0, count: 3 * (pieces + 1))
         for c in 0..<3 {
-            var total: Float = 0
-            for i in 0..<pieces { total += weights[c * pieces + i] }
-            let scale = ends[c] / total
+            let scale = scale(c)
             var run: Float = 0
             for i in 0..<pieces {
                 out[c * (pieces + 1) + i] = run * scale
@@ -101,9 +103,7 @@ public struct ToneCurves: Sendable, Equatable {
         let K = p.pieces
         var out = values
         for c in 0..<3 {
-            var total: Float = 0
-            for i in 0..<K { total += p.weights[c * K + i] }
-            let scale = p.ends[c] / total
+            let scale = p.scale(c)
             for i in 0..<size {
                 let t = min(max(values[c * size + i], 0), 1) * Float(K)
                 let k = min(Int(t), K - 1)

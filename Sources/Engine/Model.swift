@@ -185,14 +185,15 @@ public final class HarmonizationModel: @unchecked Sendable {
             fgInput += embedded
         }
         var raw = [Float](repeating: 0, count: 3 * pieces)
-        heads[index].background.accumulate(Array(bg), into: &raw)
+        let bgInput = Array(bg)
+        heads[index].background.accumulate(bgInput, into: &raw)
         heads[index].foreground.accumulate(fgInput, into: &raw)
         // Positive weights, as the reference: exp of the clamped raw output.
         let weights = raw.map { Float(exp(Double(min(max($0, -8), 8)))) }
         guard let ends = heads[index].ends, let endMax else { return CurveParameters(pieces: pieces, weights: weights) }
         // End values, as the reference: end_max * sigmoid(raw + log 4), which is 1 at zero.
         var endRaw = [Float](repeating: 0, count: 3)
-        ends.background.accumulate(Array(bg), into: &endRaw)
+        ends.background.accumulate(bgInput, into: &endRaw)
         ends.foreground.accumulate(fgInput, into: &endRaw)
         return CurveParameters(pieces: pieces, weights: weights,
                                ends: endRaw.map { endMax / (1 + Float(exp(-Double($0) - log(4.0)))) })

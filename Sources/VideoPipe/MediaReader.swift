@@ -269,19 +269,19 @@ struct DecodeDamage {
 
     mutating func concealed(seconds: Double?, path: String, frame: Int) throws {
         let at = seconds.map { String(format: "%.3f s", $0) } ?? "frame \(frame)"
-        if Self.strict.load(ordering: .relaxed) {
-            throw PipeError(path, "damaged input: frame \(frame) (\(at)) decoded with errors (--strict)")
-        }
+        try record(at, path: path, strictMessage: "frame \(frame) (\(at)) decoded with errors")
         concealedFrames += 1
-        if first == nil { first = at }
     }
 
     mutating func lost(seconds: Double?, path: String, after frame: Int, reason: String) throws {
         let at = seconds.map { String(format: "%.3f s", $0) } ?? "after frame \(frame)"
-        if Self.strict.load(ordering: .relaxed) {
-            throw PipeError(path, "damaged input: could not decode at \(at): \(reason) (--strict)")
-        }
+        try record(at, path: path, strictMessage: "could not decode at \(at): \(reason)")
         lostPackets += 1
+    }
+
+    /// Stops here under --strict; otherwise remembers where the first damage was.
+    private mutating func record(_ at: String, path: String, strictMessage: String) throws {
+        if Self.strict.load(ordering: .relaxed) { throw PipeError(path, "damaged input: \(strictMessage) (--strict)") }
         if first == nil { first = at }
     }
 
