@@ -127,6 +127,26 @@ func choosePixelFormat(codec: UnsafePointer<AVCodec>, requested: String?, info: 
     }
 }
 
+/// Whether `format` stores chroma at half width or height (so the picture needs even sides).
+func isChromaSubsampled(_ format: AVPixelFormat) -> Bool {
+    guard let d = av_pix_fmt_desc_get(format) else { return false }
+    return d.pointee.log2_chroma_w > 0 || d.pointee.log2_chroma_h > 0
+}
+
+/// For a picture with an odd side: the encoder's best format with full-resolution chroma, near
+/// `format` in depth and alpha (yuv420p -> yuv444p), or nil when the encoder has none.
+func fullChromaAlternative(codec: UnsafePointer<AVCodec>, to format: AVPixelFormat, info: StreamInfo) -> AVPixelFormat? {
+    let full = (supportedFormats(codec) ?? []).filter { !isChromaSubsampled($0) }
+    guard !full.isEmpty else { return nil }
+    let wanted = av_get_pix_fmt(info.bitDepth > 8 ? "yuv444p10le" : "yuv444p")
+    if full.contains(wanted) { return wanted }
+    var loss: Int32 = 0
+    let best = (full + [AV_PIX_FMT_NONE]).withUnsafeBufferPointer {
+        avcodec_find_best_pix_fmt_of_list($0.baseAddress, format, info.layout.hasAlpha ? 1 : 0, &loss)
+    }
+    return best == AV_PIX_FMT_NONE ? nil : best
+}
+
 /// Sets crf and preset where the encoder has such options; returns notes for those it does not.
 func applyRateOptions(_ options: EncodeOptions, to encoder: UnsafeMutablePointer<AVCodecContext>,
                       defaults: Bool) -> [String] {

@@ -90,7 +90,7 @@ public final class MediaReader: FrameSource {
         guard par.pointee.width > 0, par.pointee.height > 0 else {
             avcodec_free_context(&decoder)
             avformat_close_input(&formatContext)
-            throw PipeError(shown, "video stream has no frame size")
+            throw PipeError(shown, "video stream has no frame size (a damaged header, or a size FFmpeg refuses)")
         }
 
         // Step 3: what the sink needs to keep (timing, aspect, colour, rotation).

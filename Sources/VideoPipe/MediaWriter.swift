@@ -63,13 +63,19 @@ public final class MediaWriter: FrameSink {
         }
         encoder = avcodec_alloc_context3(codec)
         let enc = encoder!
-        let pixFmt: AVPixelFormat
+        var pixFmt: AVPixelFormat
         do {
             pixFmt = try choosePixelFormat(codec: codec, requested: options.pixelFormat, info: info,
                                            preferSource: true, path: shown)
-            if let d = av_pix_fmt_desc_get(pixFmt),
-               (d.pointee.log2_chroma_w > 0 && info.width % 2 != 0) || (d.pointee.log2_chroma_h > 0 && info.height % 2 != 0) {
-                throw PipeError(shown, "\(pixFmtName(pixFmt)) needs an even width and height, the input is \(info.width)x\(info.height) (try --pix-fmt yuv444p)")
+            if isChromaSubsampled(pixFmt) && (info.width % 2 != 0 || info.height % 2 != 0) {
+                // The default would fail on an odd size: keep every pixel with full-resolution chroma
+                // rather than crop or pad. A format the user asked for is theirs to change.
+                let alternative = options.pixelFormat == nil ? fullChromaAlternative(codec: codec, to: pixFmt, info: info) : nil
+                guard let alternative else {
+                    throw PipeError(shown, "\(pixFmtName(pixFmt)) needs an even width and height, the input is \(info.width)x\(info.height) (try --pix-fmt yuv444p)")
+                }
+                notes.append("\(info.width)x\(info.height) has an odd side: encoded as \(pixFmtName(alternative)), since \(pixFmtName(pixFmt)) needs even sides")
+                pixFmt = alternative
             }
         } catch {
             avcodec_free_context(&encoder)

@@ -11,6 +11,12 @@ public struct PipelineSummary: Sendable {
     public var framesPerSecond: Double { seconds > 0 ? Double(frames) / seconds : 0 }
 }
 
+/// The input ended (or was interrupted) before its first whole frame: nothing to write, and an
+/// output without a frame would not play, so the sink is aborted rather than finished.
+public struct NoFrameError: Error, Sendable {
+    public let interrupted: Bool
+}
+
 /// Per-frame work: called on a worker thread with a frame it owns until it returns; it may change
 /// the pixels in place. Frames are processed concurrently and handed to the sink in their order.
 public typealias FrameProcessor = @Sendable (VideoFrame) throws -> Void
@@ -44,7 +50,8 @@ public struct Pipeline {
     }
 
     /// Moves every item from `source` to `sink`. On success the sink is finished (output in place);
-    /// on failure it is aborted (partial output removed) and the error rethrown.
+    /// on failure it is aborted (partial output removed) and the error rethrown, and so it is when
+    /// not one frame came (`NoFrameError`).
     public func run(source: FrameSource, sink: FrameSink) throws -> PipelineSummary {
         let start = Date()
         let work = BoundedQueue<Job>(capacity: maxInFlight)
@@ -130,6 +137,10 @@ public struct Pipeline {
             throw error
         }
         readerDone.wait()
+        if frames == 0 {
+            sink.abort()
+            throw NoFrameError(interrupted: Interrupt.isRequested)
+        }
         do {
             try sink.finish()
         } catch {

@@ -148,6 +148,11 @@ struct Harmonize: ParsableCommand {
         } catch let error as EngineError {
             FileHandle.standardError.write(Data("harmonize: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch let error as NoFrameError {
+            let why = error.interrupted ? "interrupted by \(Interrupt.signalName) before the first frame"
+                : "no whole frame to read (the input ends before its first frame does)"
+            FileHandle.standardError.write(Data("harmonize: \(PipeError(inputName == "-" ? "stdin" : inputName, why + "; nothing written"))\n".utf8))
+            throw ExitCode(error.interrupted ? Interrupt.exitStatus : 1)
         }
     }
 

@@ -29,10 +29,15 @@ final class Workspace {
         return path(name)
     }
 
-    /// Runs the harmonize binary.
+    /// Runs the harmonize binary, and checks that it left every input it was given as it was (for
+    /// every command line of the suite, so no test can pass on a run that modified its input).
     func harmonize(_ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil,
                    environment: [String: String] = [:]) throws -> RunResult {
-        try run(harmonizeBinary, args, stdin: stdin, stdout: stdout, environment: environment)
+        let inputs = InputSnapshot(arguments: args, in: dir)
+        let result = try run(harmonizeBinary, args, stdin: stdin, stdout: stdout, environment: environment)
+        let changed = inputs.changed()
+        #expect(changed.isEmpty, "harmonize \(args.joined(separator: " ")) modified its inputs: \(changed)")
+        return result
     }
 
     func run(_ tool: String, _ args: [String], stdin: FileHandle? = nil, stdout: FileHandle? = nil,
@@ -108,6 +113,47 @@ final class Workspace {
         case "yuv444p": return w * h * 3
         default: throw ToolError("unknown frame size for \(pixFmt)")
         }
+    }
+}
+
+/// The contents of every input a harmonize command line names: each argument that is an existing file
+/// (the input, mask, model, layers), every file of a named folder, the files a printf pattern names;
+/// not the outputs (-o, --curves-out, --lut-out), which a run with -y may replace.
+struct InputSnapshot {
+    static let outputOptions: Set<String> = ["-o", "--output", "--curves-out", "--lut-out"]
+    private(set) var contents: [String: Data] = [:]
+
+    init(arguments: [String], in dir: URL) {
+        var afterOutputOption = false
+        for arg in arguments {
+            defer { afterOutputOption = Self.outputOptions.contains(arg) }
+            if afterOutputOption || arg.hasPrefix("-") { continue }
+            for file in Self.files(named: arg, in: dir) {
+                contents[file] = FileManager.default.contents(atPath: file)
+            }
+        }
+    }
+
+    /// The inputs whose bytes differ from the snapshot's, or that are gone.
+    func changed() -> [String] {
+        contents.filter { FileManager.default.contents(atPath: $0.key) != $0.value }.map(\.key).sorted()
+    }
+
+    private static func files(named arg: String, in dir: URL) -> [String] {
+        let path = arg.hasPrefix("/") ? arg : dir.appendingPathComponent(arg).path
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { return [path] }
+            return ((try? fm.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
+                .filter { fm.fileExists(atPath: $0, isDirectory: &isDir) && !isDir.boolValue }
+        }
+        // A printf pattern (shot_%04d.png): the folder's files with its prefix and suffix.
+        guard let percent = path.lastIndex(of: "%"), let d = path[percent...].firstIndex(of: "d") else { return [] }
+        let folder = (path as NSString).deletingLastPathComponent
+        let prefix = (String(path[..<percent]) as NSString).lastPathComponent, suffix = String(path[path.index(after: d)...])
+        return ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+            .filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }.map { folder + "/" + $0 }
     }
 }
 
