@@ -2,7 +2,10 @@
 
 Loss on the 256x256 output: MSE over the whole image plus a foreground-normalised MSE (squared error
 over the mask / mask area), so small objects count, plus a smoothness term on the curves (slopes
-above `slope_max` and the slopes' second differences), so that they do not amplify noise. Adam with a linear warm-up and a cosine decay;
+above `slope_max` and the slopes' second differences), so that they do not amplify noise, plus a
+texture term: the foreground-normalised MSE of the images' high frequencies (each minus its 3x3 box
+blur), which asks the curve's local slope to give the grain and texture the real photo's contrast,
+neither more nor less (the pixel MSE is ~100x larger and barely sees it). Adam with a linear warm-up and a cosine decay;
 an EMA of the weights is what gets shipped. Checkpoints every `ckpt_every` steps (resumable after any
 stop, including the RNG states), losses and validation to a CSV.
 
@@ -47,6 +50,7 @@ class TrainConfig:
     slope_max: float = 2.0          # curve slopes (levels per level) above this are penalised...
     slope_weight: float = 0.0       # ...by this times the mean squared excess
     curvature_weight: float = 0.0   # and the slopes' second differences by this times their mean square
+    texture_weight: float = 0.0     # weight of the high-frequency fMSE (texture contrast as the real photo's)
 
 
 def errors(out, real, mask):
@@ -55,6 +59,18 @@ def errors(out, real, mask):
     err = (out - real) ** 2
     area = mask.sum((1, 2, 3)).clamp(min=1)
     return err.mean(), ((err * mask).sum((1, 2, 3)) / (3 * area)).mean()
+
+
+def high_pass(x):
+    """The image minus its 3x3 box blur: grain, texture and edges."""
+    return x - torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+
+
+def texture_error(out, real, mask):
+    """fMSE of the high frequencies: mean over the batch of the squared difference of the high-passed
+    output and real photo inside the mask, over 3 x mask area."""
+    err = (high_pass(out) - high_pass(real)) ** 2
+    return ((err * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3)).clamp(min=1))).mean()
 
 
 def roughness(ps, slope_max):
@@ -68,7 +84,8 @@ def roughness(ps, slope_max):
 
 
 def losses(model, b, cfg=None, with_curves=False):
-    """MSE, fMSE and the curves' roughness (0 without a config), and the output (and the curves)."""
+    """MSE, fMSE and the curves' roughness and texture terms, weighted (0 without a config), and the
+    output (and the curves)."""
     ps = model(b["fg_img"], b["fg_mask"], b["bg_img"], b["bg_mask"])
     out = b["bg_img"]
     for p in ps:
@@ -78,6 +95,8 @@ def losses(model, b, cfg=None, with_curves=False):
     if cfg is not None and (cfg.slope_weight or cfg.curvature_weight):
         excess, curvature = roughness(ps, cfg.slope_max)
         rough = cfg.slope_weight * excess + cfg.curvature_weight * curvature
+    if cfg is not None and cfg.texture_weight:
+        rough = rough + cfg.texture_weight * texture_error(out, b["real"], b["bg_mask"])
     return (mse, fmse, rough, out) + ((ps,) if with_curves else ())
 
 
