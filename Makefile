@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 MODEL := models/harmonize.safetensors
 IHARMONY4 ?= ../shared/data/iharmony4-samples
 
-.PHONY: deps build test demo bench train eval eval-video samples install uninstall clean
+.PHONY: deps build test fuzz demo bench train eval eval-video samples install uninstall clean
 
 deps:
 	@scripts/apt-ensure.sh $(APT_PACKAGES)
@@ -16,8 +16,28 @@ deps:
 build: deps
 	swift build -c release
 
+# Every test (the fuzz targets' committed corpora are replayed by one of them), then each fuzz target
+# for FUZZ_SECONDS under libFuzzer and AddressSanitizer.
 test: deps
 	swift test
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# libFuzzer on each parser (Fuzz/): an instrumented build of its own in .build/fuzz, seeded from the
+# committed corpus (Fuzz/corpus/TARGET, read only); what it finds new goes to .build/fuzz/corpus. A
+# crash stops with the input in .build/fuzz/crash-*: add it to Fuzz/corpus/TARGET as a regression case.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := model-file frame-geometry paths
+FUZZ_FLAGS := -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do swift build -q --scratch-path .build/fuzz $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p .build/fuzz/corpus/$$t; \
+	    echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
+	    .build/fuzz/debug/fuzz-$$t .build/fuzz/corpus/$$t Fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -rss_limit_mb=4096 -artifact_prefix=.build/fuzz/ -print_final_stats=1 2>&1 \
+	        | grep -E '^(INFO: seed|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|.*Fatal error|.*precondition)' ; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 demo: build
 	scripts/demo.sh $(RELEASE_BIN)

@@ -38,6 +38,14 @@ let package = Package(
         // Engine timings for `make bench`.
         .executableTarget(name: "engine-bench", dependencies: ["Engine"]),
 
+        // Fuzz targets (libFuzzer with `make fuzz`; in a plain build each replays its committed corpus,
+        // which `make test` runs).
+        .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/Support"),
+        .executableTarget(name: "fuzz-model-file", dependencies: ["Engine", "FuzzSupport"], path: "Fuzz/ModelFile"),
+        .executableTarget(name: "fuzz-frame-geometry", dependencies: ["Engine", "FuzzSupport"], path: "Fuzz/FrameGeometry"),
+        .executableTarget(name: "fuzz-paths", dependencies: ["VideoPipe", "FuzzSupport"], path: "Fuzz/Paths"),
+
         .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe"]),
         // Fixtures come from training/make_fixtures.py (the PyTorch reference).
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),

@@ -226,3 +226,20 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
     }
     return ~crc
 }
+
+/// The fuzz targets (Fuzz/), built plainly beside harmonize, replay their committed corpora: every
+/// input libFuzzer ever found interesting, and every crash it found, stays a regression case.
+@Suite struct FuzzCorpusTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test(arguments: ["model-file", "frame-geometry", "paths"])
+    func corpusReplaysCleanly(target: String) throws {
+        let ws = try Workspace()
+        let binary = URL(fileURLWithPath: harmonizeBinary).deletingLastPathComponent().appendingPathComponent("fuzz-\(target)").path
+        let corpus = Self.root.appendingPathComponent("Fuzz/corpus/\(target)").path
+        let count = try FileManager.default.contentsOfDirectory(atPath: corpus).count
+        #expect(count >= 5)
+        let r = try ws.run(binary, [corpus])
+        #expect(r.status == 0 && String(decoding: r.stdout, as: UTF8.self) == "replayed \(count) inputs\n", "\(r.status): \(r.stderrText)")
+    }
+}

@@ -1,0 +1,1 @@
+// Declarations only: the header is the module.
