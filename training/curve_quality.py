@@ -6,7 +6,10 @@ card, `make eval` and validate.py.
   A curve may be steep where the foreground has no pixels: that costs nothing.
 - noise gain: high-frequency energy (the image minus its 3x3 box blur) of the output over that of
   the input, inside the mask, per block (64 px at native size); the 90th percentile over the blocks
-  that are mostly foreground and not flat.
+  that are mostly foreground and not flat. "Inside" is the pixels whose whole 3x3 neighbourhood is
+  in the mask (>= 0.5): at the mask's edge the high-pass also sees the pixels outside, so it measures
+  the step between the corrected foreground and its surroundings (the harmonisation itself, which
+  the real photo does not have) rather than the grain. Until stage 6 the edge pixels counted too.
 
 Both pool over a whole set (a validation set, the ten iHarmony4 triplets, a clip's frames): give
 `Pool` every picture and read the percentiles at the end.
@@ -42,6 +45,7 @@ def block_gains(inp, out, mask, block):
     def hf(x):
         return (x - F.avg_pool2d(x.unsqueeze(0), 3, 1, 1, count_include_pad=False)[0]).pow(2).sum(0, keepdim=True)
     on = (mask >= 0.5).float()
+    on = -F.max_pool2d(-on.unsqueeze(0), 3, 1, 1)[0]           # eroded by one pixel: see the docstring
     e_in = F.avg_pool2d((hf(inp) * on).unsqueeze(0), block, block, ceil_mode=True)[0]
     e_out = F.avg_pool2d((hf(out) * on).unsqueeze(0), block, block, ceil_mode=True)[0]
     share = F.avg_pool2d(on.unsqueeze(0), block, block, ceil_mode=True)[0]

@@ -6,7 +6,7 @@ y(1) = 1 turns the grain on its top levels into blotches.
 Prints the 99th-percentile slope of the applied curves at the foreground's levels and the noise
 gain inside the mask (curve_quality; 64 px blocks), with the slope guard off (the model alone), and
 how many frames the guard (--max-slope 4, the default) acts on. The same clip is made by the Swift
-test (NoiseTests) that holds the shipped model to the figures of the fix (slope <= 6, noise gain <= 2.5;
+test (NoiseTests) that holds the shipped model to the figures of the fix (slope <= 4.8, noise gain <= 2.2;
 the issue's target is 3 and 1.25).
 
     python3 noise_clip.py --harmonize ../.build/release/harmonize --model ../models/harmonize.safetensors

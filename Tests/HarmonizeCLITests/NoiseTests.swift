@@ -4,8 +4,10 @@ import Testing
 /// Issue 13's defect, through the built binary with the shipped model: a bright, saturated, grainy
 /// foreground moving over a dark scene must come out darker without its grain turned into blotches.
 /// A format 1 curve ends at y(1) = 1, so darkening it jumps 10 levels per level at the top: the
-/// stage 4 model measured slope 19.1 and noise gain 7.6 here, the shipped stage 5 model 4.9 and 1.9.
-/// The bounds hold that fix; the issue's target (3 and 1.25) is not met yet (model card).
+/// stage 4 model measured slope 19.0 and noise gain 6.5 here, stage 5 5.0 and 2.35, the shipped stage 6
+/// 4.4 and 2.0 (noise gain inside the mask: the pixels whose 3x3 neighbourhood is all foreground).
+/// The bounds hold stage 6's figures (stages 4 and 5 fail them); the issue's target (3 and 1.25) is not
+/// met yet (model card).
 @Suite struct NoiseTests {
     static let shippedModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/harmonize.safetensors").path
@@ -83,11 +85,24 @@ import Testing
     }
 
     /// 90th percentile over 64-px blocks (at least half foreground, not flat) of the output's
-    /// high-frequency energy over the input's, inside the mask.
+    /// high-frequency energy over the input's, inside the mask: at the pixels whose whole 3x3
+    /// neighbourhood is foreground (the high-pass of an edge pixel measures the step to the
+    /// surroundings, not grain), as training/curve_quality.py.
     static func noiseGainP90(inputs: [[UInt8]], outputs: [[UInt8]], mattes: [[UInt8]], width w: Int, height h: Int) -> Double {
         var gains: [Double] = []
         let flat: Double = 0.5 * 0.5 / (255 * 255)
-        for (inp, (out, m)) in zip(inputs, zip(outputs, mattes)) {
+        for (inp, (out, matte)) in zip(inputs, zip(outputs, mattes)) {
+            var m = [UInt8](repeating: 0, count: w * h)     // the matte eroded by one pixel (3x3 minimum)
+            for y in 0..<h {
+                for x in 0..<w {
+                    var low: UInt8 = 255
+                    for dy in -1...1 { for dx in -1...1 {
+                        let yy = min(max(y + dy, 0), h - 1), xx = min(max(x + dx, 0), w - 1)
+                        low = min(low, matte[yy * w + xx])
+                    } }
+                    m[y * w + x] = low
+                }
+            }
             let eIn = highFrequencyEnergy(inp, width: w, height: h), eOut = highFrequencyEnergy(out, width: w, height: h)
             for by in stride(from: 0, to: h, by: 64) {
                 for bx in stride(from: 0, to: w, by: 64) {
@@ -124,8 +139,8 @@ import Testing
         #expect(after < 0.97 * before, "the foreground should come out darker (\(after / before))")
         let slope = Self.slopeP99(frames: inputs, mattes: mattes, luts: luts)
         let gain = Self.noiseGainP90(inputs: inputs, outputs: outputs, mattes: mattes, width: Self.width, height: Self.height)
-        #expect(slope <= 6, "99th-percentile slope at the foreground's levels: \(slope) levels per level")
-        #expect(gain <= 2.5, "noise gain inside the mask: \(gain)")
+        #expect(slope <= 4.8, "99th-percentile slope at the foreground's levels: \(slope) levels per level")
+        #expect(gain <= 2.2, "noise gain inside the mask: \(gain)")
     }
 
     /// The render-time guard caps a steep curve and the summary says on how many frames it acted.
