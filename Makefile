@@ -42,11 +42,11 @@ FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := model-file frame-geometry paths
 FUZZ_FLAGS := -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING $(LLD)
 fuzz: deps
-	@for t in $(FUZZ_TARGETS); do swift build -q --scratch-path .build/fuzz $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done
+	@for t in $(FUZZ_TARGETS); do swift build -q -c release --scratch-path .build/fuzz $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p .build/fuzz/corpus/$$t; \
 	    echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
-	    .build/fuzz/debug/fuzz-$$t .build/fuzz/corpus/$$t Fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    .build/fuzz/release/fuzz-$$t .build/fuzz/corpus/$$t Fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -rss_limit_mb=4096 -artifact_prefix=.build/fuzz/ -print_final_stats=1 2>&1 \
 	        | grep -E '^(INFO: seed|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|.*Fatal error|.*precondition)' ; \
 	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \

@@ -25,12 +25,6 @@ func fuzzPaths(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     return 0
 }
 
-#if FUZZING
-/// The symbol libFuzzer's runtime links against (the loop itself is started by runFuzzTarget).
-@_cdecl("LLVMFuzzerTestOneInput")
-func testOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt { fuzzPaths(data, count) }
-#endif
-
 @main struct Main {
     static func main() { runFuzzTarget(fuzzPaths) }
 }

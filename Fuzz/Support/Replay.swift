@@ -11,6 +11,7 @@ public typealias FuzzEntry = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 /// given (the committed corpus; `make test` runs that).
 public func runFuzzTarget(_ entry: FuzzEntry) -> Never {
     #if FUZZING
+    fuzzEntry = entry
     var argc = CommandLine.argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
     exit(LLVMFuzzerRunDriver(&argc, &argv, entry))
@@ -19,6 +20,14 @@ public func runFuzzTarget(_ entry: FuzzEntry) -> Never {
     exit(0)
     #endif
 }
+
+#if FUZZING
+/// The target's entry, for the symbol libFuzzer's runtime links against (set before its loop starts).
+nonisolated(unsafe) var fuzzEntry: FuzzEntry?
+
+@_cdecl("LLVMFuzzerTestOneInput")
+func testOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt { fuzzEntry?(data, count) ?? 0 }
+#endif
 
 /// Runs each file of the given files and folders through `entry`, in name order. Exits 1 when a path
 /// is missing or nothing was found.
