@@ -39,7 +39,7 @@ check-sanitizers: deps
 # committed corpus (Fuzz/corpus/TARGET, read only); what it finds new goes to .build/fuzz/corpus. A
 # crash stops with the input in .build/fuzz/crash-*: add it to Fuzz/corpus/TARGET as a regression case.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := model-file frame-geometry paths
+FUZZ_TARGETS := model-file frame-geometry paths options
 FUZZ_FLAGS := -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING $(LLD)
 fuzz: deps
 	@for t in $(FUZZ_TARGETS); do swift build -q -c release --scratch-path .build/fuzz $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done

@@ -27,13 +27,14 @@ let package = Package(
         .target(name: "VideoPipe", dependencies: ["CFFmpeg"]),
         // The model and the curves; no FFmpeg in here.
         .target(name: "Engine", dependencies: ["COpenBLAS"]),
-        // The command-line tool: argument parsing and wiring, nothing else.
-        .executableTarget(
-            name: "harmonize",
+        // The command: argument parsing and wiring, nothing else; the tool is its main.
+        .target(
+            name: "HarmonizeCommand",
             dependencies: [
                 "VideoPipe", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .executableTarget(name: "harmonize", dependencies: ["HarmonizeCommand"]),
 
         // Engine timings for `make bench`.
         .executableTarget(name: "engine-bench", dependencies: ["Engine"]),
@@ -45,6 +46,7 @@ let package = Package(
         .executableTarget(name: "fuzz-model-file", dependencies: ["Engine", "FuzzSupport"], path: "Fuzz/ModelFile"),
         .executableTarget(name: "fuzz-frame-geometry", dependencies: ["Engine", "FuzzSupport"], path: "Fuzz/FrameGeometry"),
         .executableTarget(name: "fuzz-paths", dependencies: ["VideoPipe", "FuzzSupport"], path: "Fuzz/Paths"),
+        .executableTarget(name: "fuzz-options", dependencies: ["HarmonizeCommand", "FuzzSupport"], path: "Fuzz/Options"),
 
         .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe"]),
         // Fixtures come from training/make_fixtures.py (the PyTorch reference).

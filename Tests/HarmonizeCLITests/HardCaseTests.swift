@@ -232,7 +232,7 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
 @Suite struct FuzzCorpusTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: ["model-file", "frame-geometry", "paths"])
+    @Test(arguments: ["model-file", "frame-geometry", "paths", "options"])
     func corpusReplaysCleanly(target: String) throws {
         let ws = try Workspace()
         let binary = URL(fileURLWithPath: harmonizeBinary).deletingLastPathComponent().appendingPathComponent("fuzz-\(target)").path

@@ -3,9 +3,8 @@ import Engine
 import Foundation
 import VideoPipe
 
-@main
-struct Harmonize: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Harmonize: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "harmonize",
         abstract: "Match a composited foreground to its background's colour and light, in images and video.",
         discussion: """
@@ -116,7 +115,9 @@ struct Harmonize: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show FFmpeg's own messages.")
     var verbose = false
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         if fg != nil || bg != nil || fgMatte != nil {
             guard fg != nil, bg != nil else { throw ValidationError("layers mode needs both --fg and --bg") }
             if input != nil { throw ValidationError("give either INPUT or --fg/--bg, not both") }
@@ -136,7 +137,7 @@ struct Harmonize: ParsableCommand {
         if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
     }
 
-    func run() throws {
+    public func run() throws {
         Interrupt.installHandlers()
         setFFmpegLogging(verbose: verbose)
         setStrictDecoding(strict)
