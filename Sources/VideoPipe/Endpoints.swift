@@ -25,14 +25,16 @@ public enum Endpoint: Equatable, Sendable {
     }
 
     public init(_ argument: String) {
-        var isDir: ObjCBool = false
+        // stat(2), not FileManager.fileExists: Foundation traps on some names (found by fuzz-paths).
+        var info = stat()
+        let isDir = stat(argument, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
         if argument == "-" {
             self = .standardStream
-        } else if argument.hasSuffix("/") || (FileManager.default.fileExists(atPath: argument, isDirectory: &isDir) && isDir.boolValue) {
+        } else if argument.hasSuffix("/") || isDir {
             self = .folder(argument.count > 1 && argument.hasSuffix("/") ? String(argument.dropLast()) : argument)
         } else if isPrintfPattern(argument) {
             self = .pattern(argument)
-        } else if Self.imageExtensions.contains((argument as NSString).pathExtension.lowercased()) {
+        } else if Self.imageExtensions.contains(fileExtension(argument)) {
             self = .image(argument)
         } else {
             self = .video(argument)
@@ -82,4 +84,12 @@ public func checkNotSameLocation(input: String, output: String) throws {
     var sa = stat(), sb = stat()
     let same = a == b || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
     if same { throw PipeError(output, "is also the input; write the output somewhere else") }
+}
+
+/// The lowercased extension of a path's last component ("" for none), without NSString.pathExtension,
+/// which traps on some names (found by fuzz-paths).
+func fileExtension(_ path: String) -> String {
+    let name = path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? ""
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+    return String(name[name.index(after: dot)...]).lowercased()
 }
