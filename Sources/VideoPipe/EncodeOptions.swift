@@ -120,10 +120,14 @@ func choosePixelFormat(codec: UnsafePointer<AVCodec>, requested: String?, info: 
     let preferred = preferSource && source != AV_PIX_FMT_NONE ? source : info.layout.avFormat
     guard let formats else { return preferred }
     if formats.contains(preferred) { return preferred }
+    return closestFormat(in: formats, to: preferred, alpha: info.layout.hasAlpha)
+}
+
+/// FFmpeg's pick of the format in `formats` that loses least of `format` (AV_PIX_FMT_NONE for none).
+func closestFormat(in formats: [AVPixelFormat], to format: AVPixelFormat, alpha: Bool) -> AVPixelFormat {
     var loss: Int32 = 0
-    let list = formats + [AV_PIX_FMT_NONE]
-    return list.withUnsafeBufferPointer {
-        avcodec_find_best_pix_fmt_of_list($0.baseAddress, preferred, info.layout.hasAlpha ? 1 : 0, &loss)
+    return (formats + [AV_PIX_FMT_NONE]).withUnsafeBufferPointer {
+        avcodec_find_best_pix_fmt_of_list($0.baseAddress, format, alpha ? 1 : 0, &loss)
     }
 }
 
@@ -137,13 +141,9 @@ func isChromaSubsampled(_ format: AVPixelFormat) -> Bool {
 /// `format` in depth and alpha (yuv420p -> yuv444p), or nil when the encoder has none.
 func fullChromaAlternative(codec: UnsafePointer<AVCodec>, to format: AVPixelFormat, info: StreamInfo) -> AVPixelFormat? {
     let full = (supportedFormats(codec) ?? []).filter { !isChromaSubsampled($0) }
-    guard !full.isEmpty else { return nil }
     let wanted = av_get_pix_fmt(info.bitDepth > 8 ? "yuv444p10le" : "yuv444p")
     if full.contains(wanted) { return wanted }
-    var loss: Int32 = 0
-    let best = (full + [AV_PIX_FMT_NONE]).withUnsafeBufferPointer {
-        avcodec_find_best_pix_fmt_of_list($0.baseAddress, format, info.layout.hasAlpha ? 1 : 0, &loss)
-    }
+    let best = closestFormat(in: full, to: format, alpha: info.layout.hasAlpha)
     return best == AV_PIX_FMT_NONE ? nil : best
 }
 

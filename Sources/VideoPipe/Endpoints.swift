@@ -25,12 +25,10 @@ public enum Endpoint: Equatable, Sendable {
     }
 
     public init(_ argument: String) {
-        // stat(2), not FileManager.fileExists: Foundation traps on some names (found by fuzz-paths).
-        var info = stat()
-        let isDir = stat(argument, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        var isDir: ObjCBool = false
         if argument == "-" {
             self = .standardStream
-        } else if argument.hasSuffix("/") || isDir {
+        } else if argument.hasSuffix("/") || (FileManager.default.fileExists(atPath: argument, isDirectory: &isDir) && isDir.boolValue) {
             self = .folder(argument.count > 1 && argument.hasSuffix("/") ? String(argument.dropLast()) : argument)
         } else if isPrintfPattern(argument) {
             self = .pattern(argument)
@@ -86,8 +84,8 @@ public func checkNotSameLocation(input: String, output: String) throws {
     if same { throw PipeError(output, "is also the input; write the output somewhere else") }
 }
 
-/// The lowercased extension of a path's last component ("" for none), without NSString.pathExtension,
-/// which traps on some names (found by fuzz-paths).
+/// The lowercased extension of a path's last component ("" for none). Not NSString.pathExtension:
+/// swift-corelibs-foundation traps inside it on some names (fuzz-paths found one; Fuzz/corpus/paths).
 func fileExtension(_ path: String) -> String {
     let name = path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? ""
     guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }

@@ -27,7 +27,7 @@ public final class FolderSource: FrameSource {
             throw PipeError(folder, "cannot list folder: \((error as NSError).localizedDescription)")
         }
         let visible = names.filter { !$0.hasPrefix(".") }
-        let images = visible.filter { Self.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+        let images = visible.filter { Self.imageExtensions.contains(fileExtension($0)) }
         let others = visible.filter { !images.contains($0) }
         if !others.isEmpty {
             let shown = others.sorted(by: naturalLess).prefix(3).joined(separator: ", ")

@@ -42,7 +42,7 @@ public final class ImageWriter: FrameSink {
     }
 
     private func encoder(for path: String) throws -> ImageEncoder {
-        let ext = (path as NSString).pathExtension.lowercased()
+        let ext = fileExtension(path)
         if let e = encoders[ext] { return e }
         let e = try ImageEncoder(path: path, info: info, options: options)
         encoders[ext] = e
