@@ -40,10 +40,15 @@ def weighted_quantile(values, weights, q):
     return float(v[min(int(torch.searchsorted(cum, q * cum[-1])), len(v) - 1)])
 
 
+def high_pass(x):
+    """The image minus its 3x3 box blur: grain, texture and edges. x: (C, H, W) or (B, C, H, W)."""
+    return x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+
+
 def block_gains(inp, out, mask, block):
     """(3, H, W) input and output in 0..1, (1, H, W) mask -> gain of each counted block."""
     def hf(x):
-        return (x - F.avg_pool2d(x.unsqueeze(0), 3, 1, 1, count_include_pad=False)[0]).pow(2).sum(0, keepdim=True)
+        return high_pass(x).pow(2).sum(0, keepdim=True)
     on = (mask >= 0.5).float()
     on = -F.max_pool2d(-on.unsqueeze(0), 3, 1, 1)[0]           # eroded by one pixel: see the docstring
     e_in = F.avg_pool2d((hf(inp) * on).unsqueeze(0), block, block, ceil_mode=True)[0]

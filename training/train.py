@@ -61,16 +61,9 @@ def errors(out, real, mask):
     return err.mean(), ((err * mask).sum((1, 2, 3)) / (3 * area)).mean()
 
 
-def high_pass(x):
-    """The image minus its 3x3 box blur: grain, texture and edges."""
-    return x - torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-
-
 def texture_error(out, real, mask):
-    """fMSE of the high frequencies: mean over the batch of the squared difference of the high-passed
-    output and real photo inside the mask, over 3 x mask area."""
-    err = (high_pass(out) - high_pass(real)) ** 2
-    return ((err * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3)).clamp(min=1))).mean()
+    """fMSE of the high frequencies (curve_quality.high_pass) of the output against the real photo."""
+    return errors(curve_quality.high_pass(out), curve_quality.high_pass(real), mask)[1]
 
 
 def roughness(ps, slope_max):
