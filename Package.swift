@@ -1,6 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+let locks = Target.Dependency.product(name: "NIOConcurrencyHelpers", package: "swift-nio")
+
 let package = Package(
     name: "harmonize",
     platforms: [.macOS(.v14)],
@@ -11,6 +13,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // NIOLockedValueBox: a lock ThreadSanitizer sees (pthread_mutex). Synchronization.Mutex on Linux
+        // locks with futexes TSan does not intercept, so every access it guards reads as a race.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries, from Debian's -dev packages (installed by `make deps`).
@@ -24,14 +29,14 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
 
         // Frames in and out: demux/decode, encode/mux, sources, sinks, the streaming pipeline.
-        .target(name: "VideoPipe", dependencies: ["CFFmpeg"]),
+        .target(name: "VideoPipe", dependencies: ["CFFmpeg", locks]),
         // The model and the curves; no FFmpeg in here.
-        .target(name: "Engine", dependencies: ["COpenBLAS"]),
+        .target(name: "Engine", dependencies: ["COpenBLAS", locks]),
         // The command: argument parsing and wiring, nothing else; the tool is its main.
         .target(
             name: "HarmonizeCommand",
             dependencies: [
-                "VideoPipe", "Engine",
+                "VideoPipe", "Engine", locks,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "harmonize", dependencies: ["HarmonizeCommand"]),
@@ -48,7 +53,7 @@ let package = Package(
         .executableTarget(name: "fuzz-paths", dependencies: ["VideoPipe", "FuzzSupport"], path: "Fuzz/Paths"),
         .executableTarget(name: "fuzz-options", dependencies: ["HarmonizeCommand", "FuzzSupport"], path: "Fuzz/Options"),
 
-        .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe"]),
+        .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe", locks]),
         // Fixtures come from training/make_fixtures.py (the PyTorch reference).
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "HarmonizeCLITests", dependencies: ["harmonize"]),

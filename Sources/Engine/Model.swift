@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The semantic variant's foreground classes (one-hot index as in the reference; 3 is reserved).
 public enum SemanticLabel: Int, Sendable, CaseIterable {
@@ -30,7 +30,7 @@ public final class HarmonizationModel: @unchecked Sendable {
     /// Format 2: the largest end value y(1) a curve can have (nil for format 1, where y(1) = 1).
     public let endMax: Float?
     let labelEmbedding: Linear?
-    private let pool = Mutex<[Scratch]>([])
+    private let pool = NIOLockedValueBox<[Scratch]>([])
 
     public static let formatName = "harmonize-s2crnet"
     /// 2: curves with a predicted end value (head.end_b/end_f, metadata end_max); 1 is still read.
@@ -132,8 +132,8 @@ public final class HarmonizationModel: @unchecked Sendable {
 
     /// The network on prepared thumbnails.
     public func predict(_ t: Thumbnails, label: SemanticLabel = .other) -> [CurveParameters] {
-        let scratch = pool.withLock { $0.popLast() } ?? backbone.scratch(batch: 2, side: side)
-        defer { pool.withLock { $0.append(scratch) } }
+        let scratch = pool.withLockedValue { $0.popLast() } ?? backbone.scratch(batch: 2, side: side)
+        defer { pool.withLockedValue { $0.append(scratch) } }
         let plane = side * side
         let F = Backbone.features
         // norm(fg) * m and norm(bg) * (1 - m), batched; all buffers come from the scratch.

@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import VideoPipe
 
 /// The in-order stage between the workers and the encoder, and the planning step before them:
@@ -21,8 +21,8 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     private let planner: KeyFramePlanner
     private let smoother: TemporalSmoother<(VideoFrame, Harmonizer.Prediction)>
     private let export: CurveExport?
-    private let decisions = Mutex<[Int: KeyFramePlanner.Decision]>([:])
-    private let predictions = Mutex<[Int: (Harmonizer.Prediction, KeyFramePlanner.Decision)]>([:])
+    private let decisions = NIOLockedValueBox<[Int: KeyFramePlanner.Decision]>([:])
+    private let predictions = NIOLockedValueBox<[Int: (Harmonizer.Prediction, KeyFramePlanner.Decision)]>([:])
     /// The last inferred frame (its index and curves) and the frames after it awaiting the next.
     private var lastKey: (index: Int, curves: ToneCurves)?
     private var pending: [(VideoFrame, Harmonizer.Prediction)] = []
@@ -50,22 +50,22 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// The decode-thread step: is this frame a cut, and does the network run on it?
     func plan(_ frame: VideoFrame) {
         let decision = planner.decide(harmonizer.sketch(frame))
-        decisions.withLock { $0[frame.index] = decision }
+        decisions.withLockedValue { $0[frame.index] = decision }
     }
 
     /// The worker stage: predict (where planned) and keep the result for the in-order stage.
     func predict(_ frame: VideoFrame) {
-        guard let d = decisions.withLock({ $0.removeValue(forKey: frame.index) }) else {
+        guard let d = decisions.withLockedValue({ $0.removeValue(forKey: frame.index) }) else {
             preconditionFailure("frame \(frame.index) reached a worker without a plan")
         }
         let p = harmonizer.predict(frame, infer: d.infer)
-        predictions.withLock { $0[frame.index] = (p, d) }
+        predictions.withLockedValue { $0[frame.index] = (p, d) }
     }
 
     var notes: [String] { sink.notes }
 
     func write(_ frame: VideoFrame) throws {
-        guard let (p, d) = predictions.withLock({ $0.removeValue(forKey: frame.index) }) else {
+        guard let (p, d) = predictions.withLockedValue({ $0.removeValue(forKey: frame.index) }) else {
             throw PipeError("", "frame \(frame.index): no prediction (internal error)")
         }
         guard d.infer else {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// What happened in a run.
 public struct PipelineSummary: Sendable {
@@ -56,13 +56,13 @@ public struct Pipeline {
         let start = Date()
         let work = BoundedQueue<Job>(capacity: maxInFlight)
         let done = ReorderBuffer<SourceItem>(window: maxInFlight)
-        let failure = Mutex<(any Error)?>(nil)
+        let failure = NIOLockedValueBox<(any Error)?>(nil)
         let process = self.process
         let inDecodeOrder = self.inDecodeOrder
         let sourceBox = UncheckedBox(source)
 
         @Sendable func fail(_ error: any Error) {
-            let first = failure.withLock { current -> Bool in
+            let first = failure.withLockedValue { current -> Bool in
                 if current == nil { current = error; return true }
                 return false
             }
@@ -131,7 +131,7 @@ public struct Pipeline {
             done.release()
         }
         group.wait()
-        if let error = failure.withLock({ $0 }) {
+        if let error = failure.withLockedValue({ $0 }) {
             // The reader stops at its next item; it is not waited for, as it may be blocked on stdin.
             sink.abort()
             throw error

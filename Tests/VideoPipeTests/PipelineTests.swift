@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Synchronization
 import Testing
 @testable import VideoPipe
@@ -56,9 +57,9 @@ final class RecordingSink: FrameSink {
     @Test func framesInFlightStayBounded() throws {
         /// Frames between the worker that got them and the sink that wrote them.
         final class Gauge: @unchecked Sendable {
-            let state = Mutex((live: 0, peak: 0))
-            func enter() { state.withLock { $0.live += 1; $0.peak = max($0.peak, $0.live) } }
-            func leave() { state.withLock { $0.live -= 1 } }
+            let state = NIOLockedValueBox((live: 0, peak: 0))
+            func enter() { state.withLockedValue { $0.live += 1; $0.peak = max($0.peak, $0.live) } }
+            func leave() { state.withLockedValue { $0.live -= 1 } }
         }
         final class SlowSink: FrameSink {
             let gauge: Gauge
@@ -72,7 +73,7 @@ final class RecordingSink: FrameSink {
         let gauge = Gauge()
         let pipeline = Pipeline(workers: 3, maxInFlight: 6) { _ in gauge.enter() }
         _ = try pipeline.run(source: CountingSource(count: 300), sink: SlowSink(gauge))
-        let peak = gauge.state.withLock { $0.peak }
+        let peak = gauge.state.withLockedValue { $0.peak }
         #expect(peak <= 6 && peak >= 2, "peak \(peak)")
     }
 
