@@ -5,7 +5,9 @@ over the mask / mask area), so small objects count, plus a smoothness term on th
 above `slope_max` and the slopes' second differences), so that they do not amplify noise, plus a
 texture term: the foreground-normalised MSE of the images' high frequencies (each minus its 3x3 box
 blur), which asks the curve's local slope to give the grain and texture the real photo's contrast,
-neither more nor less (the pixel MSE is ~100x larger and barely sees it). Adam with a linear warm-up and a cosine decay;
+neither more nor less (the pixel MSE is ~100x larger and barely sees it), plus a foreground-slope
+term: the applied table's slope above `fg_slope_max` at the levels where the foreground has pixels
+(curve_quality's slope measure made a loss). Adam with a linear warm-up and a cosine decay;
 an EMA of the weights is what gets shipped. Checkpoints every `ckpt_every` steps (resumable after any
 stop, including the RNG states), losses and validation to a CSV.
 
@@ -51,6 +53,8 @@ class TrainConfig:
     slope_weight: float = 0.0       # ...by this times the mean squared excess
     curvature_weight: float = 0.0   # and the slopes' second differences by this times their mean square
     texture_weight: float = 0.0     # weight of the high-frequency fMSE (texture contrast as the real photo's)
+    fg_slope_max: float = 2.0       # slopes of the applied (composed) table above this, where the foreground
+    fg_slope_weight: float = 0.0    # has pixels, are penalised by this times the histogram-weighted squared excess
 
 
 def errors(out, real, mask):
@@ -76,8 +80,23 @@ def roughness(ps, slope_max):
     return excess, curvature
 
 
+def foreground_slope_excess(ps, image, mask, slope_max):
+    """The squared excess over slope_max of the applied table's local slope (curve_quality's measure,
+    the stages composed) at the foreground's own levels, weighted by the foreground's histogram per
+    channel: the smooth form of the slope p99 of the model card. roughness() bounds each stage's
+    pieces alone, everywhere; two stages within it can still compose to twice the slope, and it says
+    nothing about where the pixels are."""
+    lut = compose_luts(ps, 256)
+    excess = torch.relu(curve_quality.local_slopes(lut) - slope_max).pow(2)          # (B, 3, 256)
+    levels = (image.clamp(0, 1) * 255).round().long().flatten(2)                      # (B, 3, HW)
+    weight = (mask >= 0.5).to(image.dtype).flatten(2).expand_as(levels)
+    hist = torch.zeros_like(excess).scatter_add_(2, levels, weight)
+    hist = hist / hist.sum(-1, keepdim=True).clamp(min=1)
+    return (hist * excess).sum(-1).mean()
+
+
 def losses(model, b, cfg=None, with_curves=False):
-    """MSE, fMSE and the curves' roughness and texture terms, weighted (0 without a config), and the
+    """MSE, fMSE and the curves' roughness, texture and foreground-slope terms, weighted (0 without a config), and the
     output (and the curves)."""
     ps = model(b["fg_img"], b["fg_mask"], b["bg_img"], b["bg_mask"])
     out = b["bg_img"]
@@ -90,6 +109,8 @@ def losses(model, b, cfg=None, with_curves=False):
         rough = cfg.slope_weight * excess + cfg.curvature_weight * curvature
     if cfg is not None and cfg.texture_weight:
         rough = rough + cfg.texture_weight * texture_error(out, b["real"], b["bg_mask"])
+    if cfg is not None and cfg.fg_slope_weight:
+        rough = rough + cfg.fg_slope_weight * foreground_slope_excess(ps, b["bg_img"], b["bg_mask"], cfg.fg_slope_max)
     return (mse, fmse, rough, out) + ((ps,) if with_curves else ())
 
 
