@@ -112,6 +112,9 @@ public struct Harmonize: ParsableCommand {
     @Flag(name: .short, help: "Quiet: no notes or summary.")
     var q = false
 
+    @Flag(help: "At the end, where the time went: each stage's busy and blocked seconds, and how full the frames' queues were (printed even with -q).")
+    var stats = false
+
     @Flag(name: .shortAndLong, help: "Show FFmpeg's own messages.")
     var verbose = false
 
@@ -273,6 +276,9 @@ public struct Harmonize: ParsableCommand {
             let count = summary.frames == 1 ? String(format: "1 frame in %.2f s", summary.seconds)
                 : String(format: "%d frames in %.1f s (%.1f fps)", summary.frames, summary.seconds, summary.framesPerSecond)
             note("\(count) -> \(target)\(shots)\(stop)")
+        }
+        if stats {
+            for line in StatsReport.lines(summary, renderSeconds: smoothingSink?.renderSeconds) { note(line) }
         }
         // A partial output is valid and playable, but not what was asked for: say so in the status.
         if summary.interrupted { throw ExitCode(Interrupt.exitStatus) }

@@ -32,6 +32,8 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// Frames whose curves the slope guard changed.
     private(set) var slopeLimited = 0
     private let maxSlope: Float?
+    /// Seconds spent rendering curves into frames (on the writer's thread), for `--stats`.
+    private(set) var renderSeconds = 0.0
 
     /// Write input | output side by side (frames twice as wide), for review.
     private let sideBySide: Bool
@@ -135,7 +137,9 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
                 if guarded.limited { slopeLimited += 1 }
                 curves = guarded.curves
             }
+            let start = DispatchTime.now().uptimeNanoseconds
             harmonizer.render(frame, alpha: p.alpha, curves: curves)
+            renderSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if let pair {
                 SmoothingSink.copy(frame, into: pair, at: frame.width)
                 try sink.write(pair)

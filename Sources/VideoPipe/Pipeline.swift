@@ -8,8 +8,57 @@ public struct PipelineSummary: Sendable {
     /// The run stopped early on Ctrl-C/SIGTERM (the output holds what was processed).
     public var interrupted: Bool
     public var warnings: [String]
+    public var stats: PipelineStats
     public var framesPerSecond: Double { seconds > 0 ? Double(frames) / seconds : 0 }
 }
+
+/// Where a run's time went (`harmonize --stats`): each stage's busy and blocked time, and how full
+/// the two places that hold frames between stages were, so the bottleneck shows without a profiler.
+public struct PipelineStats: Sendable {
+    public struct Stage: Sendable {
+        public let name: String
+        public let threads: Int
+        /// Seconds in the stage's own work (reading and decoding, the frame processor, writing),
+        /// summed over its threads.
+        public var busy = 0.0
+        /// Seconds blocked: on the stage after it (no room in the window or queue: backpressure) or
+        /// on the one before it (nothing to take yet), summed over its threads.
+        public var waiting = 0.0
+
+        /// The share of its threads' time over `seconds` of wall time spent working.
+        public func load(over seconds: Double) -> Double { seconds > 0 ? busy / (Double(threads) * seconds) : 0 }
+    }
+
+    /// How many items a holding place had, sampled once per frame.
+    public struct Occupancy: Sendable {
+        public let capacity: Int
+        public var samples = 0
+        public var total = 0
+        public var most = 0
+        /// Samples at capacity.
+        public var full = 0
+
+        public var mean: Double { samples > 0 ? Double(total) / Double(samples) : 0 }
+        mutating func add(_ n: Int) {
+            samples += 1
+            total += n
+            most = max(most, n)
+            if n >= capacity { full += 1 }
+        }
+    }
+
+    /// Read and decode (with the in-order planning step); the frame processors; the in-order writer.
+    public var decode, work, write: Stage
+    /// Decoded frames waiting for a worker, sampled as each is queued.
+    public var queued: Occupancy
+    /// Frames between the decoder and the writer (the window: at most `maxInFlight`), sampled as the
+    /// decoder asks for a slot.
+    public var inFlight: Occupancy
+}
+
+/// Monotonic nanoseconds.
+@inline(__always) func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+@inline(__always) func seconds(since start: UInt64) -> Double { Double(nanoseconds() &- start) / 1e9 }
 
 /// The input ended (or was interrupted) before its first whole frame: nothing to write, and an
 /// output without a frame would not play, so the sink is aborted rather than finished.
@@ -60,6 +109,10 @@ public struct Pipeline {
         let process = self.process
         let inDecodeOrder = self.inDecodeOrder
         let sourceBox = UncheckedBox(source)
+        let stats = NIOLockedValueBox(PipelineStats(
+            decode: .init(name: "decode", threads: 1), work: .init(name: "work", threads: workers),
+            write: .init(name: "write", threads: 1),
+            queued: .init(capacity: maxInFlight), inFlight: .init(capacity: maxInFlight)))
 
         @Sendable func fail(_ error: any Error) {
             let first = failure.withLockedValue { current -> Bool in
@@ -77,11 +130,25 @@ public struct Pipeline {
         let reader = Thread {
             defer { readerDone.signal() }
             var produced = 0
+            var mine = PipelineStats.Stage(name: "decode", threads: 1)
+            var queued = stats.withLockedValue { $0.queued }, inFlight = stats.withLockedValue { $0.inFlight }
+            defer {
+                stats.withLockedValue { $0.decode = mine; $0.queued = queued; $0.inFlight = inFlight }
+            }
             do {
-                while let sequence = done.reserve() {
+                while true {
+                    inFlight.add(done.held)
+                    var t = nanoseconds()
+                    guard let sequence = done.reserve() else { break }
+                    mine.waiting += seconds(since: t)
+                    t = nanoseconds()
                     guard let item = try sourceBox.value.next() else { break }
                     if let inDecodeOrder, case .frame(let frame) = item { try inDecodeOrder(frame) }
+                    mine.busy += seconds(since: t)
+                    t = nanoseconds()
                     if !work.push(Job(sequence: sequence, item: item)) { break }
+                    mine.waiting += seconds(since: t)
+                    queued.add(work.depth)
                     produced += 1
                 }
             } catch {
@@ -98,13 +165,20 @@ public struct Pipeline {
             group.enter()
             let worker = Thread {
                 defer { group.leave() }
-                while let job = work.pop() {
+                var busy = 0.0, waiting = 0.0
+                defer { stats.withLockedValue { $0.work.busy += busy; $0.work.waiting += waiting } }
+                while true {
+                    var t = nanoseconds()
+                    guard let job = work.pop() else { break }
+                    waiting += seconds(since: t)
+                    t = nanoseconds()
                     do {
                         if case .frame(let frame) = job.item { try process(frame) }
                         done.deliver(job.item, at: job.sequence)
                     } catch {
                         fail(error)
                     }
+                    busy += seconds(since: t)
                 }
             }
             worker.name = "harmonize.work\(n)"
@@ -114,7 +188,13 @@ public struct Pipeline {
 
         // Stage 3 (this thread): write in order.
         var frames = 0
-        while let item = done.next() {
+        var writer = PipelineStats.Stage(name: "write", threads: 1)
+        while true {
+            var t = nanoseconds()
+            guard let item = done.next() else { break }
+            writer.waiting += seconds(since: t)
+            t = nanoseconds()
+            defer { writer.busy += seconds(since: t) }
             do {
                 switch item {
                 case .frame(let frame):
@@ -141,14 +221,18 @@ public struct Pipeline {
             sink.abort()
             throw NoFrameError(interrupted: Interrupt.isRequested)
         }
+        let finishing = nanoseconds()
         do {
-            try sink.finish()
+            try sink.finish()           // the encoder's delayed frames, the trailer: the writer's work
+            writer.busy += seconds(since: finishing)
         } catch {
             sink.abort()
             throw error
         }
+        var final = stats.withLockedValue { $0 }
+        final.write = writer
         return PipelineSummary(frames: frames, seconds: Date().timeIntervalSince(start),
-                               interrupted: Interrupt.isRequested, warnings: source.warnings + sink.notes)
+                               interrupted: Interrupt.isRequested, warnings: source.warnings + sink.notes, stats: final)
     }
 }
 

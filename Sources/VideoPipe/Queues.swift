@@ -18,6 +18,13 @@ final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 
     private var count: Int { items.count - head }
 
+    /// Elements waiting now (for `--stats`).
+    var depth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return count
+    }
+
     /// Adds an element, waiting for room. Returns false (dropping it) once the queue is closed.
     @discardableResult
     func push(_ element: Element) -> Bool {
@@ -69,6 +76,13 @@ final class ReorderBuffer<Element: Sendable>: @unchecked Sendable {
     init(window: Int) {
         precondition(window > 0)
         self.window = window
+    }
+
+    /// Items between `reserve` and `release` now: how full the window is (for `--stats`).
+    var held: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return reserved - released
     }
 
     /// Claims a sequence number for an item about to be produced, waiting while the window is full.

@@ -52,6 +52,30 @@ import Testing
         #expect(lut(recs[19]) == lut(recs[17]))
     }
 
+    @Test func statsPrintEachStageEvenWhenQuiet() throws {
+        let ws = try Workspace()
+        let clip = try cutClip(ws)
+        let r = try ws.harmonize([clip, "-m", ws.path("m.png"), "-o", ws.path("out.mkv"), "--codec", "ffv1", "--model", model,
+                                  "-q", "--stats", "--threads", "2", "--infer-every", "10"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        let lines = r.stderrText.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("harmonize: stats over ") == true && lines.first?.hasSuffix(", 20 frames:") == true, "\(r.stderrText)")
+        var load = [String: Double]()
+        for name in ["decode", "work", "write"] {
+            let row = lines.first { $0.hasPrefix("harmonize:   \(name) ") }?.split(separator: " ").map(String.init) ?? []
+            // name, threads, busy, blocked, load, %, ms/frame
+            #expect(row.count == 8, "\(name): \(row)")
+            guard row.count == 8, let threads = Int(row[2]), let busy = Double(row[3]), let percent = Double(row[5]) else { continue }
+            #expect(threads == (name == "work" ? 2 : 1))
+            #expect(busy > 0 && percent >= 0 && percent <= 100, "\(name): \(row)")
+            load[name] = percent
+        }
+        #expect(lines.contains { $0.hasPrefix("harmonize:   (write: ") && $0.contains("rendering the curves") })
+        let busiest = lines.first { $0.hasPrefix("harmonize:   busiest: ") } ?? ""
+        #expect(busiest.contains("\(load.max { $0.value < $1.value }?.key ?? "?") ("), "\(busiest) with loads \(load)")
+        #expect(!r.stderrText.contains("frames in"), "-q still drops the summary line")
+    }
+
     @Test func inferEveryAutoRunsRarelyOnAStillShotAndOftenOnAMovingMask() throws {
         let ws = try Workspace()
         try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120", "-frames:v", "1", ws.path("c.png")])

@@ -77,6 +77,41 @@ final class RecordingSink: FrameSink {
         #expect(peak <= 6 && peak >= 2, "peak \(peak)")
     }
 
+    /// A sink that takes `delay` microseconds per frame.
+    final class DelaySink: FrameSink {
+        let delay: UInt32
+        init(_ delay: UInt32) { self.delay = delay }
+        let notes: [String] = []
+        func write(_ frame: VideoFrame) throws { usleep(delay) }
+        func write(_ packet: StreamPacket) throws {}
+        func finish() throws {}
+        func abort() {}
+    }
+
+    @Test func statsNameSlowWorkersAsTheBottleneck() throws {
+        let pipeline = Pipeline(workers: 1, maxInFlight: 4) { _ in usleep(4000) }
+        let summary = try pipeline.run(source: CountingSource(count: 40), sink: DelaySink(0))
+        let s = summary.stats
+        #expect(s.work.busy >= 0.16, "work busy \(s.work.busy)")
+        #expect(s.work.load(over: summary.seconds) > max(s.decode.load(over: summary.seconds), s.write.load(over: summary.seconds)))
+        // The decoder spends its time held back by the full window, the writer waiting for frames.
+        #expect(s.decode.waiting > s.decode.busy && s.write.waiting > s.write.busy)
+        #expect(s.inFlight.samples == 40 + 1 && s.inFlight.full >= 30, "window full at \(s.inFlight.full) of \(s.inFlight.samples)")
+        #expect(s.queued.samples == 40 && s.queued.most <= 4)
+        #expect(s.work.busy + s.work.waiting <= summary.seconds * 1.05)
+    }
+
+    @Test func statsNameASlowWriterAsTheBottleneck() throws {
+        let pipeline = Pipeline(workers: 2, maxInFlight: 6) { _ in }
+        let summary = try pipeline.run(source: CountingSource(count: 40), sink: DelaySink(4000))
+        let s = summary.stats
+        #expect(s.write.busy >= 0.16 && s.write.busy <= summary.seconds, "write busy \(s.write.busy) of \(summary.seconds)")
+        #expect(s.write.load(over: summary.seconds) > 0.8)
+        #expect(s.work.waiting > 10 * s.work.busy, "workers wait for frames: \(s.work.waiting) vs \(s.work.busy)")
+        #expect(s.decode.waiting > s.decode.busy)
+        #expect(s.inFlight.mean > 4, "window mean \(s.inFlight.mean)")
+    }
+
     @Test func sourceErrorAbortsTheSinkAndIsRethrown() throws {
         let sink = RecordingSink()
         let pipeline = Pipeline(workers: 2) { _ in }
