@@ -25,7 +25,7 @@ import curve_quality
 W, H, RATE, SECONDS = 640, 360, 25, 1
 # The same filter graphs as Tests/HarmonizeCLITests (NoiseTests.swift): keep them in step.
 SCENE = (f"color=c=0x1c2a3a:s={W}x{H}:r={RATE}:d={SECONDS},noise=alls=10:allf=t:all_seed=1[bg];"
-         f"gradients=s=200x260:c0=0xffa040:c1=0xe05018:r={RATE}:d={SECONDS}:speed=0.01,format=rgb24,noise=alls=14:allf=t:all_seed=2[fg];"
+         f"gradients=s=200x260:c0=0xffa040:c1=0xe05018:r={RATE}:d={SECONDS}:speed=0.01:seed=1,format=rgb24,noise=alls=14:allf=t:all_seed=2[fg];"
          f"[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=yuv420p")
 MATTE = (f"color=c=black:s={W}x{H}:r={RATE}:d={SECONDS}[bg];color=c=white:s=200x260:r={RATE}:d={SECONDS}[fg];"
          f"[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=gray")

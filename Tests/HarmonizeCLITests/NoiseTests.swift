@@ -18,7 +18,7 @@ import Testing
         let (w, h) = (Self.width, Self.height)
         try ws.ffmpeg(["-filter_complex",
                        "color=c=0x1c2a3a:s=\(w)x\(h):r=25:d=1,noise=alls=10:allf=t:all_seed=1[bg];"
-                       + "gradients=s=200x260:c0=0xffa040:c1=0xe05018:r=25:d=1:speed=0.01,format=rgb24,noise=alls=14:allf=t:all_seed=2[fg];"
+                       + "gradients=s=200x260:c0=0xffa040:c1=0xe05018:r=25:d=1:speed=0.01:seed=1,format=rgb24,noise=alls=14:allf=t:all_seed=2[fg];"
                        + "[bg][fg]overlay=x='100+300*t':y=50:shortest=1,format=yuv420p",
                        "-c:v", "libx264", "-crf", "18", "-preset", "veryfast", ws.path("clip.mp4")])
         try ws.ffmpeg(["-filter_complex",
