@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shipped model's recipe, as four stages of train.py, each in its own run folder and each
+# The shipped model's recipe, as seven stages of train.py, each in its own run folder and each
 # resumed where it stopped when this is run again (`make train`). A finished stage is skipped.
 # The model card (models/README.md) has the wall times and the validation figures of each stage.
 set -euo pipefail
@@ -45,7 +45,20 @@ python3 train.py --run runs/stage6 --init runs/stage5/step1200.pt --steps 1000 -
     --snapshot-every 250 --slope-max 2 --slope-weight 0.02 --curvature-weight 0.003 --texture-weight 30 \
     $DATA --data region_share=0.5 --data more_photos=1 --data person_share=0.5 "$@"
 
-# The shipped weights: of stage 5's and stage 6's snapshots (EMA and raw), the lowest mean fMSE over
-# all six validation sets. (--max-slope 3 --max-noise 1.25 would pick only weights within the issue's
-# curve targets on every set: model card.)
-python3 validate.py runs/stage5/step*.pt runs/stage6/step*.pt --export ../models/harmonize.safetensors
+# 7. From stage 6's pick (step 1000 raw), the same data and terms plus the foreground-slope term: the
+#    applied table's slope above 2 levels per level where the foreground has pixels, weighted by its
+#    histogram (curve_quality's slope measure as a loss). Stage 6's pieces each kept within 2, but
+#    its applied curves reached 5.2 on the bright clip (noise_clip.py), a foreground that must be
+#    darkened, where the end value stayed near 0.87 and the curve's top climbed back to it. 800 steps
+#    (1.42 h on 2 CPU cores). Run from the export of that snapshot (models/harmonize.safetensors of
+#    stage 6, the same weights): the stage 6 run folder was gone with the session's checkout.
+python3 train.py --run runs/stage7 --init runs/stage6/step1000.pt --steps 800 --lr 1e-4 --warmup 50 --seed 5 --workers 1 \
+    --snapshot-every 200 --slope-max 2 --slope-weight 0.02 --curvature-weight 0.003 --texture-weight 30 \
+    --fg-slope-max 2 --fg-slope-weight 0.05 \
+    $DATA --data region_share=0.5 --data more_photos=1 --data person_share=0.5 "$@"
+
+# The shipped weights: of the snapshots of stages 5 to 7 (EMA and raw) whose slope p99 is within 3
+# levels per level on every validation set (issue 13's curve target), the lowest mean fMSE over all
+# six sets: stage 7's step 800 raw (model card). Of the snapshots scored, only stage 7's meet the
+# slope bound (stage 6's step 1000 raw measured 3.89 on people, stage 5's step 1200 raw 3.41).
+python3 validate.py runs/stage5/step*.pt runs/stage6/step*.pt runs/stage7/step*.pt --max-slope 3 --export ../models/harmonize.safetensors

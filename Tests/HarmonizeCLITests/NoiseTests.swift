@@ -3,11 +3,11 @@ import Testing
 
 /// Issue 13's defect, through the built binary with the shipped model: a bright, saturated, grainy
 /// foreground moving over a dark scene must come out darker without its grain turned into blotches.
-/// A format 1 curve ends at y(1) = 1, so darkening it jumps 10 levels per level at the top: the
-/// stage 4 model measured slope 18.1 and noise gain 8.1 here, stage 5 4.9 and 2.3, the shipped stage 6
-/// 4.8 and 2.4 (noise gain inside the mask: the pixels whose 3x3 neighbourhood is all foreground; the
-/// grain is seeded, so the clip is the same every run). The bounds hold the fix (stage 4 fails them);
-/// the issue's target (3 and 1.25) is not met yet (model card).
+/// A format 1 curve ends at y(1) = 1, so darkening it jumps 10 levels per level at the top. On this
+/// clip (grain and gradient seeded, so it is the same every run; noise gain inside the mask: the
+/// pixels whose 3x3 neighbourhood is all foreground) stage 6 measured slope 5.20 and noise gain 2.44,
+/// the shipped stage 7, trained with the foreground-slope term, 3.77 and 1.90. The bounds hold that
+/// gain (stage 6 fails both); the issue's target (3 and 1.25) is not met yet (model card).
 @Suite struct NoiseTests {
     static let shippedModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/harmonize.safetensors").path
@@ -139,8 +139,8 @@ import Testing
         #expect(after < 0.97 * before, "the foreground should come out darker (\(after / before))")
         let slope = Self.slopeP99(frames: inputs, mattes: mattes, luts: luts)
         let gain = Self.noiseGainP90(inputs: inputs, outputs: outputs, mattes: mattes, width: Self.width, height: Self.height)
-        #expect(slope <= 6, "99th-percentile slope at the foreground's levels: \(slope) levels per level")
-        #expect(gain <= 3, "noise gain inside the mask: \(gain)")
+        #expect(slope <= 4.5, "99th-percentile slope at the foreground's levels: \(slope) levels per level")
+        #expect(gain <= 2.2, "noise gain inside the mask: \(gain)")
     }
 
     /// The render-time guard caps a steep curve and the summary says on how many frames it acted.
