@@ -106,7 +106,7 @@ final class RecordingSink: FrameSink {
         let summary = try pipeline.run(source: CountingSource(count: 40), sink: DelaySink(4000))
         let s = summary.stats
         #expect(s.write.busy >= 0.16 && s.write.busy <= summary.seconds, "write busy \(s.write.busy) of \(summary.seconds)")
-        #expect(s.write.load(over: summary.seconds) > 0.8)
+        #expect(s.write.load(over: summary.seconds) > 0.6, "write load \(s.write.load(over: summary.seconds))")
         #expect(s.work.waiting > 10 * s.work.busy, "workers wait for frames: \(s.work.waiting) vs \(s.work.busy)")
         #expect(s.decode.waiting > s.decode.busy)
         #expect(s.inFlight.mean > 4, "window mean \(s.inFlight.mean)")
