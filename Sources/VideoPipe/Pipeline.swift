@@ -24,6 +24,10 @@ public struct PipelineStats: Sendable {
         /// Seconds blocked: on the stage after it (no room in the window or queue: backpressure) or
         /// on the one before it (nothing to take yet), summed over its threads.
         public var waiting = 0.0
+        /// CPU seconds its threads used (busy is wall time, which on a machine with more runnable
+        /// threads than cores includes time spent descheduled). FFmpeg's own codec threads and
+        /// OpenBLAS's are not in any stage: see `processCPU`.
+        public var cpu = 0.0
 
         /// The share of its threads' time over `seconds` of wall time spent working.
         public func load(over seconds: Double) -> Double { seconds > 0 ? busy / (Double(threads) * seconds) : 0 }
@@ -54,6 +58,17 @@ public struct PipelineStats: Sendable {
     /// Frames between the decoder and the writer (the window: at most `maxInFlight`), sampled as the
     /// decoder asks for a slot.
     public var inFlight: Occupancy
+    /// CPU seconds of the whole process during the run (every thread, FFmpeg's and OpenBLAS's too).
+    public var processCPU = 0.0
+}
+
+/// CPU seconds used so far by the calling thread, and by the whole process.
+func threadCPUSeconds() -> Double { cpuSeconds(CLOCK_THREAD_CPUTIME_ID) }
+func processCPUSeconds() -> Double { cpuSeconds(CLOCK_PROCESS_CPUTIME_ID) }
+private func cpuSeconds(_ clock: clockid_t) -> Double {
+    var t = timespec()
+    clock_gettime(clock, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 /// Monotonic nanoseconds.
@@ -103,6 +118,7 @@ public struct Pipeline {
     /// not one frame came (`NoFrameError`).
     public func run(source: FrameSource, sink: FrameSink) throws -> PipelineSummary {
         let start = Date()
+        let startCPU = processCPUSeconds()
         let work = BoundedQueue<Job>(capacity: maxInFlight)
         let done = ReorderBuffer<SourceItem>(window: maxInFlight)
         let failure = NIOLockedValueBox<(any Error)?>(nil)
@@ -131,8 +147,10 @@ public struct Pipeline {
             defer { readerDone.signal() }
             var produced = 0
             var mine = PipelineStats.Stage(name: "decode", threads: 1)
+            let cpu0 = threadCPUSeconds()
             var queued = stats.withLockedValue { $0.queued }, inFlight = stats.withLockedValue { $0.inFlight }
             defer {
+                mine.cpu = threadCPUSeconds() - cpu0
                 stats.withLockedValue { $0.decode = mine; $0.queued = queued; $0.inFlight = inFlight }
             }
             do {
@@ -166,7 +184,11 @@ public struct Pipeline {
             let worker = Thread {
                 defer { group.leave() }
                 var busy = 0.0, waiting = 0.0
-                defer { stats.withLockedValue { $0.work.busy += busy; $0.work.waiting += waiting } }
+                let cpu0 = threadCPUSeconds()
+                defer {
+                    let cpu = threadCPUSeconds() - cpu0
+                    stats.withLockedValue { $0.work.busy += busy; $0.work.waiting += waiting; $0.work.cpu += cpu }
+                }
                 while true {
                     var t = nanoseconds()
                     guard let job = work.pop() else { break }
@@ -189,6 +211,7 @@ public struct Pipeline {
         // Stage 3 (this thread): write in order.
         var frames = 0
         var writer = PipelineStats.Stage(name: "write", threads: 1)
+        let writerCPU = threadCPUSeconds()
         while true {
             var t = nanoseconds()
             guard let item = done.next() else { break }
@@ -229,8 +252,10 @@ public struct Pipeline {
             sink.abort()
             throw error
         }
+        writer.cpu = threadCPUSeconds() - writerCPU
         var final = stats.withLockedValue { $0 }
         final.write = writer
+        final.processCPU = processCPUSeconds() - startCPU
         return PipelineSummary(frames: frames, seconds: Date().timeIntervalSince(start),
                                interrupted: Interrupt.isRequested, warnings: source.warnings + sink.notes, stats: final)
     }

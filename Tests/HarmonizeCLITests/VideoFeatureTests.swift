@@ -63,14 +63,15 @@ import Testing
         var load = [String: Double]()
         for name in ["decode", "work", "write"] {
             let row = lines.first { $0.hasPrefix("harmonize:   \(name) ") }?.split(separator: " ").map(String.init) ?? []
-            // name, threads, busy, blocked, load, %, ms/frame
-            #expect(row.count == 8, "\(name): \(row)")
-            guard row.count == 8, let threads = Int(row[2]), let busy = Double(row[3]), let percent = Double(row[5]) else { continue }
+            // name, threads, busy, blocked, load, %, ms/frame, cpu
+            #expect(row.count == 9, "\(name): \(row)")
+            guard row.count == 9, let threads = Int(row[2]), let busy = Double(row[3]), let percent = Double(row[5]) else { continue }
             #expect(threads == (name == "work" ? 2 : 1))
             #expect(busy > 0 && percent >= 0 && percent <= 100, "\(name): \(row)")
             load[name] = percent
         }
         #expect(lines.contains { $0.hasPrefix("harmonize:   (write: ") && $0.contains("rendering the curves") })
+        #expect(lines.contains { $0.hasPrefix("harmonize:   CPU: ") && $0.contains("s for the process") })
         let busiest = lines.first { $0.hasPrefix("harmonize:   busiest: ") } ?? ""
         #expect(busiest.contains("\(load.max { $0.value < $1.value }?.key ?? "?") ("), "\(busiest) with loads \(load)")
         #expect(!r.stderrText.contains("frames in"), "-q still drops the summary line")

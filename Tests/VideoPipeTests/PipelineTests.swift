@@ -99,6 +99,9 @@ final class RecordingSink: FrameSink {
         #expect(s.inFlight.samples == 40 + 1 && s.inFlight.full >= 30, "window full at \(s.inFlight.full) of \(s.inFlight.samples)")
         #expect(s.queued.samples == 40 && s.queued.most <= 4)
         #expect(s.work.busy + s.work.waiting <= summary.seconds * 1.05)
+        // Sleeping is busy (wall) time but no CPU; the process's CPU covers every stage's.
+        #expect(s.work.cpu < 0.5 * s.work.busy, "work cpu \(s.work.cpu) of busy \(s.work.busy)")
+        #expect(s.processCPU >= s.decode.cpu + s.work.cpu + s.write.cpu - 0.01)
     }
 
     @Test func statsNameASlowWriterAsTheBottleneck() throws {
