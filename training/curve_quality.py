@@ -31,6 +31,14 @@ def local_slopes(lut):
     return (up - down) / span * (n - 1)
 
 
+def foreground_histogram(image, mask, n, dtype=torch.float64):
+    """(..., 3, H, W) image in 0..1 and (..., 1, H, W) mask -> (..., 3, n): per channel, how many
+    pixels inside the mask (>= 0.5) sit at each of the n levels of a lookup table."""
+    levels = (image.clamp(0, 1) * (n - 1)).round().long().flatten(-2)
+    inside = (mask >= 0.5).to(dtype).flatten(-2).expand(levels.shape)
+    return torch.zeros(*levels.shape[:-1], n, dtype=dtype, device=image.device).scatter_add_(-1, levels, inside)
+
+
 def weighted_quantile(values, weights, q):
     order = values.argsort()
     v, w = values[order], weights[order].double()
@@ -69,10 +77,7 @@ class Pool:
         """image, out: (3, H, W) in 0..1 (the input and the harmonised picture); mask (1, H, W);
         lut: (3, N) the applied curves."""
         n = lut.shape[-1]
-        levels = (image.clamp(0, 1) * (n - 1)).round().long().view(3, -1)
-        inside = (mask >= 0.5).view(-1)
-        hist = torch.zeros(3, n, dtype=torch.float64)
-        hist.scatter_add_(1, levels[:, inside], torch.ones_like(levels[:, inside], dtype=torch.float64))
+        hist = foreground_histogram(image, mask, n)
         self.slopes.append(local_slopes(lut.float()).flatten())
         steepest = float((lut[:, 1:] - lut[:, :-1]).max()) * (n - 1)
         self.guarded += steepest > self.guard * 1.0001      # harmonize --max-slope would change these curves

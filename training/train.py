@@ -88,9 +88,7 @@ def foreground_slope_excess(ps, image, mask, slope_max):
     nothing about where the pixels are."""
     lut = compose_luts(ps, 256)
     excess = torch.relu(curve_quality.local_slopes(lut) - slope_max).pow(2)          # (B, 3, 256)
-    levels = (image.clamp(0, 1) * 255).round().long().flatten(2)                      # (B, 3, HW)
-    weight = (mask >= 0.5).to(image.dtype).flatten(2).expand_as(levels)
-    hist = torch.zeros_like(excess).scatter_add_(2, levels, weight)
+    hist = curve_quality.foreground_histogram(image, mask, 256, excess.dtype)
     hist = hist / hist.sum(-1, keepdim=True).clamp(min=1)
     return (hist * excess).sum(-1).mean()
 
