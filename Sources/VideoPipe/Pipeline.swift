@@ -146,9 +146,8 @@ public struct Pipeline {
         let reader = Thread {
             defer { readerDone.signal() }
             var produced = 0
-            var mine = PipelineStats.Stage(name: "decode", threads: 1)
+            var (mine, queued, inFlight) = stats.withLockedValue { ($0.decode, $0.queued, $0.inFlight) }
             let cpu0 = threadCPUSeconds()
-            var queued = stats.withLockedValue { $0.queued }, inFlight = stats.withLockedValue { $0.inFlight }
             defer {
                 mine.cpu = threadCPUSeconds() - cpu0
                 stats.withLockedValue { $0.decode = mine; $0.queued = queued; $0.inFlight = inFlight }
@@ -210,7 +209,7 @@ public struct Pipeline {
 
         // Stage 3 (this thread): write in order.
         var frames = 0
-        var writer = PipelineStats.Stage(name: "write", threads: 1)
+        var writer = stats.withLockedValue { $0.write }
         let writerCPU = threadCPUSeconds()
         while true {
             var t = nanoseconds()
