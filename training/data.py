@@ -41,6 +41,7 @@ class DataConfig:
     more_photos: int = 0           # 1: also the 166 photos of lists/more-photos.tsv (people among them)
     person_share: float = 0.0      # on a photo with a person mask, the person is the foreground this often
     val_photos: str = "old"        # validation sets: which held-out photos (old | more | people)
+    bright_share: float = 0.0      # grainy foregrounds brightened until their highlights clip (see brighten)
 
 
 def override(cfg: DataConfig, items):
@@ -61,6 +62,9 @@ VALIDATION_SETS = {
     "more": DataConfig(weak_share=0.0, identity_share=0.0, region_share=0.3, val_photos="more"),
     # ...and those with a person mask, the person recoloured: the case our users have most.
     "people": DataConfig(weak_share=0.0, identity_share=0.0, person_share=1.0, val_photos="people"),
+    # Grainy foregrounds brightened until they clip, to be darkened back: the bright clip's case
+    # (noise_clip.py), where a darkening curve that climbs back at the top turns grain into blotches.
+    "bright": DataConfig(weak_share=0.0, identity_share=0.0, region_share=0.3, bright_share=1.0, val_photos="more"),
 }
 
 
@@ -293,6 +297,23 @@ def hue_shift(x):
     return lab_to_rgb(torch.stack([lab[0], c * lab[1] - s * lab[2], s * lab[1] + c * lab[2]]))
 
 
+def grain(x, rng):
+    """Film or sensor grain: Gaussian, 1 to 4 levels (8-bit) per pixel, partly shared by the channels."""
+    sigma = rng.uniform(1, 4) / 255
+    gen = torch.Generator().manual_seed(rng.randrange(2 ** 31))
+    shared = torch.randn(1, *x.shape[1:], generator=gen)
+    return (x + sigma * (0.6 * shared + 0.8 * torch.randn(x.shape, generator=gen))).clamp(0, 1)
+
+
+def brighten(x, rng):
+    """+0.5 to +1.5 stops in linear light, saturation up to 1.4x: the highlights clip, as on a bright
+    costume lit for a day scene. Undoing it is a smooth darkening whose top ends below 1 (the clipped
+    levels held all the brighter originals), never a curve that climbs back to 1."""
+    y = linear_to_srgb(srgb_to_linear(x) * 2 ** rng.uniform(0.5, 1.5))
+    l = luma(y)
+    return (l + (y - l) * rng.uniform(1.0, 1.4)).clamp(0, 1)
+
+
 RETOUCH = [exposure, white_balance, contrast_curve, saturation, vibrance, split_toning, gamma, hue_shift]
 
 
@@ -468,7 +489,12 @@ class Composites:
         _, h, w = real.shape
         if m is None:
             m = place_mask(self.stamps, h, w, self.cfg, real)
-        fg = recolour(real, m, reference, self.cfg.lab_share)
+        # (No draw when bright_share is 0, so the streams of the older configurations stay as they were.)
+        if self.cfg.bright_share and self.rng.random() < self.cfg.bright_share:
+            real = grain(real, self.rng)
+            fg = brighten(real, self.rng)
+        else:
+            fg = recolour(real, m, reference, self.cfg.lab_share)
         # Many real composites are nearly right already; weak and absent recolourings teach restraint.
         # (No draws at all when both shares are 0, so the default stream of samples stays as it was.)
         if self.cfg.identity_share or self.cfg.weak_share:
