@@ -1,7 +1,7 @@
 """Temporal evaluation of the `harmonize` command on clips with ground truth (make_video.py).
 
 For each clip and each setting (the composite itself, per-frame inference `--smoothing 0`, the
-defaults, `--infer-every auto` and 4, and a window as long as the shot), per-frame MSE and fMSE at 256x256 as in iHarmony4, and the
+defaults (`--infer-every auto`), every frame inferred, every 4th, and a window as long as the shot), per-frame MSE and fMSE at 256x256 as in iHarmony4, and the
 temporal error TE = mean over t of the foreground mean |(out_t - out_{t-1}) - (gt_t - gt_{t-1})|
 (0..255 units, over the pixels in the foreground at both t-1 and t, pairs across a cut left out). `cut fMSE` is the fMSE of
 the first frames after the cuts: smoothing must not let colour bleed across a cut.
@@ -22,13 +22,13 @@ import make_video
 
 SETTINGS = [
     ("composite (no harmonization)", None),
-    ("per frame (--smoothing 0)", ["--smoothing", "0"]),
-    ("default (--smoothing 0.25)", []),
-    ("--infer-every auto", ["--infer-every", "auto"]),
+    ("per frame (--infer-every 1 --smoothing 0)", ["--infer-every", "1", "--smoothing", "0"]),
+    ("default (--infer-every auto --smoothing 0.25)", []),
+    ("--infer-every 1", ["--infer-every", "1"]),
     ("--infer-every 4", ["--infer-every", "4"]),
     # Nearly one curve per shot: no flicker at all, so its TE is the floor that the composite's own
     # colour error leaves (a wrong gain on moving texture differs from frame to frame too).
-    ("one curve per shot (--smoothing 5)", ["--smoothing", "5"]),
+    ("one curve per shot (--smoothing 5)", ["--infer-every", "1", "--smoothing", "5"]),
 ]
 
 

@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -42,6 +43,18 @@ public final class HarmonizationModel: @unchecked Sendable {
         let background: Linear, foreground: Linear
         let ends: (background: Linear, foreground: Linear)?
     }
+
+    /// The threads each of the network's matrix products may use (OpenBLAS's own pool, process
+    /// wide). A pipeline's workers each run one frame's network already, so there a product runs on
+    /// its worker's thread (1): OpenBLAS's threads beside the workers only spin and yield for the
+    /// cores (7-14 % of a run's CPU went to `sched_yield`, issue 14). One frame alone (a still) can
+    /// use every core. An OPENBLAS_NUM_THREADS in the environment is the user's choice and wins.
+    public static func setMatrixThreads(_ count: Int) {
+        if let env = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"], !env.isEmpty { return }
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    public static var matrixThreads: Int { Int(openblas_get_num_threads()) }
 
     public init(path: String) throws {
         let file = try SafetensorsFile(path: path)

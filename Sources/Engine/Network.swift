@@ -85,12 +85,19 @@ struct Conv2d {
         return o
     }
 
+    /// The columns of a k x k convolution: row (c, ky, kx) holds input channel c shifted by (ky, kx)
+    /// under every output position. With stride 1 each output row is a contiguous run of an input row
+    /// between zero margins (copied, not gathered element by element: this was 12 % of a 360p run).
     private func im2col(_ input: UnsafePointer<Float>, _ s: Shape, _ o: Shape, _ col: UnsafeMutablePointer<Float>) {
         let n = o.batch * o.plane
         for c in 0..<inChannels {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let row = col + ((c * kernel + ky) * kernel + kx) * n
+                    // Output columns whose input column ox * stride - padding + kx is inside the row.
+                    func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+                    let first = min(o.width, max(0, -floorDiv(kx - padding, stride)))
+                    let end = max(first, min(o.width, floorDiv(s.width - 1 + padding - kx, stride) + 1))
                     for b in 0..<s.batch {
                         let plane = input + (c * s.batch + b) * s.plane
                         let dst = row + b * o.plane
@@ -101,11 +108,14 @@ struct Conv2d {
                                 d.update(repeating: 0, count: o.width)
                                 continue
                             }
-                            let src = plane + iy * s.width
-                            for ox in 0..<o.width {
-                                let ix = ox * stride - padding + kx
-                                d[ox] = (ix >= 0 && ix < s.width) ? src[ix] : 0
+                            let src = plane + iy * s.width - padding + kx
+                            d.update(repeating: 0, count: first)
+                            if stride == 1 {
+                                (d + first).update(from: src + first, count: end - first)
+                            } else {
+                                for ox in first..<end { d[ox] = src[ox * stride] }
                             }
+                            (d + end).update(repeating: 0, count: o.width - end)
                         }
                     }
                 }
@@ -145,18 +155,31 @@ func maxPoolShape(_ s: Shape) -> Shape {
     return Shape(channels: s.channels, batch: s.batch, height: out(s.height), width: out(s.width))
 }
 
+/// Separable: the max of each 3-wide window along the rows first, then of 3 of those rows; the same
+/// values as the 3x3 window (max is exact), with contiguous inner loops the compiler vectorizes.
 func maxPool(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>) -> Shape {
     let o = maxPoolShape(s)
-    for p in 0..<(s.channels * s.batch) {
-        let src = input + p * s.plane
-        let dst = output + p * o.plane
-        for oy in 0..<o.height {
-            let y0 = oy * 2, y1 = min(y0 + 3, s.height)
-            for ox in 0..<o.width {
-                let x0 = ox * 2, x1 = min(x0 + 3, s.width)
-                var m = -Float.infinity
-                for y in y0..<y1 { for x in x0..<x1 { m = max(m, src[y * s.width + x]) } }
-                dst[oy * o.width + ox] = m
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: s.height * o.width) { rows in
+        let h = rows.baseAddress!
+        for p in 0..<(s.channels * s.batch) {
+            let src = input + p * s.plane
+            let dst = output + p * o.plane
+            for y in 0..<s.height {
+                let r = src + y * s.width, hr = h + y * o.width
+                for ox in 0..<o.width {
+                    let x0 = 2 * ox
+                    var m = max(r[x0], x0 + 1 < s.width ? r[x0 + 1] : r[x0])
+                    if x0 + 2 < s.width { m = max(m, r[x0 + 2]) }
+                    hr[ox] = m
+                }
+            }
+            for oy in 0..<o.height {
+                let y0 = 2 * oy
+                let a = h + y0 * o.width
+                let b = h + min(y0 + 1, s.height - 1) * o.width
+                let c = h + min(y0 + 2, s.height - 1) * o.width
+                let d = dst + oy * o.width
+                for ox in 0..<o.width { d[ox] = max(max(a[ox], b[ox]), c[ox]) }
             }
         }
     }

@@ -1,8 +1,8 @@
 /// Per-frame decisions that need frame order and must be cheap: is this frame a scene cut, and
 /// must the network run on it (`--infer-every`)? Both come from a `FrameSketch`, a sparse sample
 /// of the full frame and its mask that costs well under a millisecond even at 4K (plus one pass
-/// over the mask's bytes when the samples find no mask), so they can be made on the decode thread
-/// before the workers see the frame.
+/// over the mask's bytes when the samples find no mask), so they can be made in frame order (the
+/// pipeline's in-order step on its workers) without holding up the frames behind.
 
 /// A sparse summary of a frame: a colour histogram of its background (for cut detection) and a
 /// coarse grid of colour and mask coverage (for deciding when the curves must be re-inferred).

@@ -17,8 +17,8 @@ public struct Harmonize: ParsableCommand {
             harmonize composite.png -m mask.png -o out.png
           A clip with a still mask:
             harmonize clip.mp4 -m mask.png -o out.mp4
-          A clip with its mask clip, running the network on fewer frames:
-            harmonize shot.mp4 -m matte.mp4 -o out.mp4 --infer-every auto
+          A clip with its mask clip, running the network on every frame (the default picks them):
+            harmonize shot.mp4 -m matte.mp4 -o out.mp4 --infer-every 1
           Layers: a foreground with alpha over a background still or clip:
             harmonize --fg actor.mov --bg plate.mp4 -o out.mp4
           A png sequence with alpha, and a LUT per shot for a grading tool:
@@ -64,8 +64,8 @@ public struct Harmonize: ParsableCommand {
     @Option(name: .customLong("max-slope"), help: "Guard against amplified grain: cap the applied curves' slope at this many output levels per input level (0: off). The summary says how often it acted.")
     var maxSlope: Float = 4
 
-    @Option(name: .customLong("infer-every"), help: ArgumentHelp("Run the network on every N-th frame, or 'auto' (more often where the background or mask changes); curves in between are interpolated.", valueName: "N|auto"))
-    var inferEvery: String = "1"
+    @Option(name: .customLong("infer-every"), help: ArgumentHelp("Run the network on every N-th frame, or 'auto' (where the background or mask has changed enough, and at least every 12th frame; the default); curves in between are interpolated. 1 runs it on every frame.", valueName: "N|auto"))
+    var inferEvery: String = "auto"
 
     @Option(name: .customLong("scene-threshold"), help: "Scene cut sensitivity: how many times the recent frame-to-frame change a cut must be (lower finds more cuts).")
     var sceneThreshold: Float = 4
@@ -231,7 +231,10 @@ public struct Harmonize: ParsableCommand {
             output.abort()
             throw error
         }
-        let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let workers = threads ?? cores
+        // Each worker's network runs on its own thread; a single picture has the cores to itself.
+        HarmonizationModel.setMatrixThreads(source.info.expectedFrames == 1 ? cores : max(1, cores / workers))
         var pipeline: Pipeline
         var sink: FrameSink = output
         var smoothingSink: SmoothingSink?
@@ -242,7 +245,7 @@ public struct Harmonize: ParsableCommand {
                                       policy: inferencePolicy ?? .every(1), export: export, sideBySide: sideBySide,
                                       maxSlope: maxSlope == 0 ? nil : maxSlope)
             pipeline = Pipeline(workers: workers) { stage.predict($0) }
-            pipeline.inDecodeOrder = { stage.plan($0) }
+            pipeline.inFrameOrder = { stage.plan($0) }
             sink = stage
             smoothingSink = stage
         } else {

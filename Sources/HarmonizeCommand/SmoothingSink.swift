@@ -5,8 +5,8 @@ import VideoPipe
 
 /// The in-order stage between the workers and the encoder, and the planning step before them:
 ///
-/// 1. On the decode thread (`plan`), a `KeyFramePlanner` marks scene cuts and the frames the network
-///    runs on (`--infer-every`), from a cheap sketch of each frame.
+/// 1. On the workers, in frame order (`plan`, the pipeline's in-order step), a `KeyFramePlanner` marks
+///    scene cuts and the frames the network runs on (`--infer-every`), from a cheap sketch of each frame.
 /// 2. Workers (`predict`) run the network on those frames only.
 /// 3. Here, in frame order (`write`): frames between two inferred frames of a shot get curves
 ///    interpolated between them (held after the last one of a shot); `TemporalSmoother` averages
@@ -49,7 +49,7 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
         self.export = export
     }
 
-    /// The decode-thread step: is this frame a cut, and does the network run on it?
+    /// The in-order step: is this frame a cut, and does the network run on it?
     func plan(_ frame: VideoFrame) {
         let decision = planner.decide(harmonizer.sketch(frame))
         decisions.withLockedValue { $0[frame.index] = decision }

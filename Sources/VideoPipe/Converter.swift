@@ -1,4 +1,17 @@
 import CFFmpeg
+import NIOConcurrencyHelpers
+
+/// Converters for frames completed on several threads at once: each takes one (a swscale context
+/// is not shareable) and gives it back.
+final class ConverterPool: @unchecked Sendable {
+    private let idle = NIOLockedValueBox<[Converter]>([])
+
+    func with<R>(_ body: (Converter) throws -> R) rethrows -> R {
+        let converter = idle.withLockedValue { $0.popLast() } ?? Converter()
+        defer { idle.withLockedValue { $0.append(converter) } }
+        return try body(converter)
+    }
+}
 
 /// Pixel format and colour conversion between FFmpeg frames and the pipeline's RGB frames (swscale).
 /// YUV<->RGB uses the stream's own matrix and range in both directions, so a pass-through round trip
@@ -41,10 +54,9 @@ final class Converter {
         return ctx
     }
 
-    /// Decoded frame -> pipeline frame of `width` x `height` (scaled if the decoded size differs).
-    func toRGB(_ src: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, layout: PixelLayout,
-               matrix: AVColorSpace, range: AVColorRange) throws -> VideoFrame {
-        let out = VideoFrame(width: width, height: height, layout: layout)
+    /// Decoded frame -> the pixels of `out` (scaled if the decoded size differs from its size).
+    func toRGB(_ src: UnsafePointer<AVFrame>, into out: VideoFrame, matrix: AVColorSpace, range: AVColorRange) throws {
+        let (width, height, layout) = (out.width, out.height, out.layout)
         let format = AVPixelFormat(src.pointee.format)
         if layout == .rgb8, width == Int(src.pointee.width), height == Int(src.pointee.height),
            format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P {
@@ -55,7 +67,7 @@ final class Converter {
                 let p = planes(src), s = strides(src)
                 fast.convert(y: p[0]!, Int(s[0]), u: p[1]!, Int(s[1]), v: p[2]!, Int(s[2]), width: width, height: height,
                              into: out.data.assumingMemoryBound(to: UInt8.self), out.rowBytes)
-                return out
+                return
             }
         }
         let ctx = try prepare(srcW: src.pointee.width, srcH: src.pointee.height,
@@ -66,7 +78,6 @@ final class Converter {
         let dstData: [UnsafeMutablePointer<UInt8>?] = [out.data.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
         let dstStride: [Int32] = [Int32(out.rowBytes), 0, 0, 0]
         sws_scale(ctx, srcData, srcStride, 0, src.pointee.height, dstData, dstStride)
-        return out
     }
 
     /// Pipeline frame -> `dst` (already allocated with the encoder's format and size).
@@ -81,12 +92,12 @@ final class Converter {
     }
 }
 
-func planes(_ f: UnsafeMutablePointer<AVFrame>) -> [UnsafeMutablePointer<UInt8>?] {
+func planes(_ f: UnsafePointer<AVFrame>) -> [UnsafeMutablePointer<UInt8>?] {
     let d = f.pointee.data
     return [d.0, d.1, d.2, d.3, d.4, d.5, d.6, d.7]
 }
 
-func strides(_ f: UnsafeMutablePointer<AVFrame>) -> [Int32] {
+func strides(_ f: UnsafePointer<AVFrame>) -> [Int32] {
     let s = f.pointee.linesize
     return [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7]
 }

@@ -79,18 +79,22 @@ public final class LayerComposite: FrameSource {
         }
         guard let held = otherHeld else { throw PipeError(otherPath, "no picture could be decoded") }
         let (fg, bg) = foregroundDrives ? (frame, held) : (held, frame)
-        let out = composite(fg, over: bg)
-        out.pts = frame.pts
-        out.duration = frame.duration
-        out.index = frame.index
+        // The layers are converted and composited by the worker that takes the frame.
+        let out = VideoFrame(width: bg.width, height: bg.height, layout: bg.layout,
+                             pts: frame.pts, duration: frame.duration, index: frame.index)
         out.sourceName = frame.sourceName
+        out.deferUntilComplete { out in
+            try fg.complete()
+            try bg.complete()
+            Self.composite(fg, over: bg, into: out)
+        }
         return .frame(out)
     }
 
-    /// fg * a + bg * (1 - a), rounded, in the background's layout; the result carries `a`.
-    private func composite(_ fg: VideoFrame, over bg: VideoFrame) -> VideoFrame {
+    /// fg * a + bg * (1 - a), rounded, into `out` (the background's size and layout), which then
+    /// carries `a` as its matte.
+    private static func composite(_ fg: VideoFrame, over bg: VideoFrame, into out: VideoFrame) {
         let (w, h) = (bg.width, bg.height)
-        let out = VideoFrame(width: w, height: h, layout: bg.layout)
         let alpha = fg.matte ?? alphaPlane(of: fg, useAlpha: true)
         let fs = fg.layout.channels, bs = bg.layout.channels
         for y in 0..<h {
@@ -113,6 +117,5 @@ public final class LayerComposite: FrameSource {
             }
         }
         out.matte = alpha
-        return out
     }
 }

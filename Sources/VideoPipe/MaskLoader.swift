@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// An 8-bit alpha plane from a frame: its own alpha channel (`useAlpha`), else the luma of its RGB
 /// (BT.601 weights), which for grey masks is the grey value itself.
@@ -52,6 +53,7 @@ public struct StillMask: Sendable {
     public init(path: String, width: Int, height: Int) throws {
         let (source, note) = try openMask(path, width: width, height: height)
         guard let frame = try source.nextFrame() else { throw PipeError(path, "no picture could be decoded from the mask") }
+        try frame.complete()
         self.width = width
         self.height = height
         self.alpha = alphaPlane(of: frame)
@@ -69,7 +71,7 @@ public final class MaskedSource: FrameSource {
     private let mask: FrameSource
     private let maskPath: String
     private var follower: TimelineFollower
-    private var last: [UInt8]?
+    private var last: SharedMatte?
     private var notes: [String] = []
 
     /// `basePath` is where `base` was opened from; it and `maskPath` decide index or timestamp sync.
@@ -90,10 +92,32 @@ public final class MaskedSource: FrameSource {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
         let (shown, endedAt) = try follower.advance(to: frame, timeBase: base.info.timeBase)
-        if let shown { last = alphaPlane(of: shown) }      // only the frame shown is converted
+        if let shown { last = SharedMatte(shown) }      // only the frames shown are converted
         if let endedAt { notes.append("\(maskPath): mask ends at \(endedAt); its last frame holds for the rest") }
         guard let last else { throw PipeError(maskPath, "no picture could be decoded from the mask") }
-        frame.matte = last
+        frame.deferUntilComplete { $0.matte = try last.alpha() }
         return .frame(frame)
+    }
+}
+
+/// A mask frame's alpha plane, made once by whichever worker needs it first: one mask frame may be
+/// the matte of several input frames (a mask clip at a lower rate, or one that ended and holds).
+final class SharedMatte: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var frame: VideoFrame?
+    private var plane: [UInt8]?
+
+    init(_ frame: VideoFrame) { self.frame = frame }
+
+    func alpha() throws -> [UInt8] {
+        try lock.withLock {
+            if let plane { return plane }
+            guard let frame else { preconditionFailure("mask frame released before its alpha was made") }
+            try frame.complete()
+            let made = alphaPlane(of: frame)
+            plane = made
+            self.frame = nil            // its pixels are not needed again
+            return made
+        }
     }
 }

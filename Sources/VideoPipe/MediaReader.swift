@@ -23,7 +23,8 @@ public final class MediaReader: FrameSource {
     private var packet: UnsafeMutablePointer<AVPacket> { packetOwner.pointer }
     private let decodedOwner = OwnedFrame()
     private var decoded: UnsafeMutablePointer<AVFrame> { decodedOwner.pointer }
-    private let converter = Converter()
+    /// Converters for the frames' deferred conversion (several workers convert at once).
+    private let converters = ConverterPool()
     private var draining = false
     private var framesOut = 0
     private var nextPts: Int64 = 0
@@ -198,7 +199,9 @@ public final class MediaReader: FrameSource {
         pts == AV_NOPTS ? nil : Double(pts) * av_q2d(stream.pointee.time_base)
     }
 
-    /// Converts the decoded picture to the pipeline's RGB and stamps its timing.
+    /// Stamps the decoded picture's timing on a new pipeline frame and defers its conversion to RGB
+    /// (`VideoFrame.complete()`, on a worker): the decode thread only decodes. The frame keeps a
+    /// reference to the decoder's picture (no copy) until it is converted.
     private func takeFrame() throws -> VideoFrame {
         defer { av_frame_unref(decoded) }
         if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
@@ -209,19 +212,23 @@ public final class MediaReader: FrameSource {
             warnedResize = true
         }
         let range = decoded.pointee.color_range != AVCOL_RANGE_UNSPECIFIED ? decoded.pointee.color_range : info.color.range
-        let frame: VideoFrame
-        do {
-            frame = try converter.toRGB(decoded, width: info.width, height: info.height, layout: info.layout,
-                                        matrix: info.color.matrix, range: range)
-        } catch let error as PipeError {
-            throw PipeError(shownPath, "frame \(framesOut): \(error.message)")
-        }
+        let picture = OwnedFrame()
+        let referenced = av_frame_ref(picture.pointer, decoded)
+        if referenced < 0 { throw PipeError(shownPath, "frame \(framesOut): \(averrorText(referenced))") }
         var pts = decoded.pointee.best_effort_timestamp
         if pts == AV_NOPTS { pts = nextPts }
         let duration = decoded.pointee.pkt_duration > 0 ? decoded.pointee.pkt_duration : defaultDuration
-        frame.pts = pts
-        frame.duration = duration
-        frame.index = framesOut
+        let frame = VideoFrame(width: info.width, height: info.height, layout: info.layout,
+                               pts: pts, duration: duration, index: framesOut)
+        let (converters, matrix, path, number) = (self.converters, info.color.matrix, shownPath, framesOut)
+        frame.deferUntilComplete { frame in
+            do {
+                try converters.with { try $0.toRGB(picture.pointer, into: frame, matrix: matrix, range: range) }
+            } catch let error as PipeError {
+                throw PipeError(path, "frame \(number): \(error.message)")
+            }
+            av_frame_unref(picture.pointer)      // the decoder's buffer goes back now, not with the frame
+        }
         nextPts = pts + duration
         framesOut += 1
         return frame

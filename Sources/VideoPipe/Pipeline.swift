@@ -87,7 +87,9 @@ public typealias FrameProcessor = @Sendable (VideoFrame) throws -> Void
 
 /// decode -> N concurrent workers -> in-order reassembly -> encode.
 ///
-/// Each stage has its own thread. Frames move through a bounded work queue and a reorder window, so
+/// The decode stage only demuxes and decodes; each worker completes a frame (its deferred colour
+/// conversion, matte and compositing: `VideoFrame.complete()`), passes it through the in-order step
+/// in turn, and runs the frame processor on it. Each stage has its own thread. Frames move through a bounded work queue and a reorder window, so
 /// at most `maxInFlight` frames exist at once however long the clip is. The first error in any stage
 /// cancels the others and is rethrown; the end of input or an interrupt drains the stages and
 /// finalizes the sink.
@@ -97,9 +99,11 @@ public struct Pipeline {
     public var process: FrameProcessor
     /// Called on the sink thread after each frame is written (progress display).
     public var onFrameWritten: (@Sendable (VideoFrame) -> Void)?
-    /// Called on the decode thread for each frame, in order, before any worker sees it: for cheap
-    /// decisions that depend on the frames before (which frames to run a network on).
-    public var inDecodeOrder: (@Sendable (VideoFrame) throws -> Void)?
+    /// Called on a worker for each frame, in frame order (each call waits for the one before it to
+    /// return), after the frame is complete and before `process`: for cheap decisions that depend on
+    /// the frames before (which frames to run a network on). It runs on the workers rather than the
+    /// decode thread so that the decode thread only decodes.
+    public var inFrameOrder: (@Sendable (VideoFrame) throws -> Void)?
 
     public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, maxInFlight: Int? = nil,
                 process: @escaping FrameProcessor) {
@@ -123,7 +127,8 @@ public struct Pipeline {
         let done = ReorderBuffer<SourceItem>(window: maxInFlight)
         let failure = NIOLockedValueBox<(any Error)?>(nil)
         let process = self.process
-        let inDecodeOrder = self.inDecodeOrder
+        let inFrameOrder = self.inFrameOrder
+        let turnstile = Turnstile()
         let sourceBox = UncheckedBox(source)
         let stats = NIOLockedValueBox(PipelineStats(
             decode: .init(name: "decode", threads: 1), work: .init(name: "work", threads: workers),
@@ -138,6 +143,7 @@ public struct Pipeline {
             if first {
                 work.close(discarding: true)
                 done.cancel()
+                turnstile.cancel()
             }
         }
 
@@ -145,6 +151,8 @@ public struct Pipeline {
         let readerDone = DispatchSemaphore(value: 0)
         let reader = Thread {
             defer { readerDone.signal() }
+            // Named from inside (Linux names only the running thread), in at most 15 bytes.
+            Thread.current.name = "harmonize.read"
             var produced = 0
             var (mine, queued, inFlight) = stats.withLockedValue { ($0.decode, $0.queued, $0.inFlight) }
             let cpu0 = threadCPUSeconds()
@@ -160,7 +168,6 @@ public struct Pipeline {
                     mine.waiting += seconds(since: t)
                     t = nanoseconds()
                     guard let item = try sourceBox.value.next() else { break }
-                    if let inDecodeOrder, case .frame(let frame) = item { try inDecodeOrder(frame) }
                     mine.busy += seconds(since: t)
                     t = nanoseconds()
                     if !work.push(Job(sequence: sequence, item: item)) { break }
@@ -174,7 +181,6 @@ public struct Pipeline {
             done.finishProducing(count: produced)
             work.close()
         }
-        reader.name = "harmonize.decode"
 
         // Stage 2: workers process frames (packets of copied streams pass straight through).
         let group = DispatchGroup()
@@ -182,6 +188,7 @@ public struct Pipeline {
             group.enter()
             let worker = Thread {
                 defer { group.leave() }
+                Thread.current.name = "harmonize.work\(n)"
                 var busy = 0.0, waiting = 0.0
                 let cpu0 = threadCPUSeconds()
                 defer {
@@ -194,6 +201,18 @@ public struct Pipeline {
                     waiting += seconds(since: t)
                     t = nanoseconds()
                     do {
+                        // 1. Complete the frame (in parallel). 2. The in-order step, in turn: every
+                        // item passes the turnstile in sequence, packets too. 3. The frame's work.
+                        if case .frame(let frame) = job.item { try frame.complete() }
+                        busy += seconds(since: t)
+                        t = nanoseconds()
+                        guard turnstile.wait(for: job.sequence) else { break }
+                        waiting += seconds(since: t)
+                        t = nanoseconds()
+                        if let inFrameOrder, case .frame(let frame) = job.item {
+                            do { try inFrameOrder(frame) } catch { turnstile.pass(job.sequence); throw error }
+                        }
+                        turnstile.pass(job.sequence)
                         if case .frame(let frame) = job.item { try process(frame) }
                         done.deliver(job.item, at: job.sequence)
                     } catch {
@@ -202,7 +221,6 @@ public struct Pipeline {
                     busy += seconds(since: t)
                 }
             }
-            worker.name = "harmonize.work\(n)"
             worker.start()
         }
         reader.start()

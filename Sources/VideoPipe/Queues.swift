@@ -145,3 +145,37 @@ final class ReorderBuffer<Element: Sendable>: @unchecked Sendable {
         }
     }
 }
+
+/// Lets the workers through one sequence number at a time, in order, for a step that must see the
+/// frames in order (the key-frame planner) without running on the decode thread: `wait(for:)`
+/// returns once every earlier number has `pass`ed. Workers take items in sequence order, so the
+/// holder of the lowest number never waits on anyone and the others wait only for it.
+final class Turnstile: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var next = 0
+    private var cancelled = false
+
+    /// Waits for `sequence`'s turn; false once cancelled (the pipeline failed).
+    func wait(for sequence: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while next != sequence && !cancelled { condition.wait() }
+        return !cancelled
+    }
+
+    /// `sequence` is through: the next may go.
+    func pass(_ sequence: Int) {
+        condition.lock()
+        next = sequence + 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Wakes every waiter with false.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

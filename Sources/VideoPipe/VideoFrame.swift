@@ -1,4 +1,5 @@
 import CFFmpeg
+import NIOConcurrencyHelpers
 
 /// How a frame's pixels are laid out in memory: packed RGB or RGBA, 8 or 16 bits per sample
 /// (16-bit samples are little-endian and hold sources deeper than 8 bits, e.g. 10-bit video).
@@ -41,6 +42,11 @@ public enum PixelLayout: Sendable, Equatable {
 /// One picture in the pipeline. The pixel buffer is owned by the frame and by one pipeline stage at
 /// a time: the source fills it, a worker may modify it in place, the sink reads it; stages hand it
 /// on through queues and never touch it afterwards, which is why it can be `@unchecked Sendable`.
+///
+/// A source may leave the filling to whoever takes the frame: it decodes, and queues the steps that
+/// make the pixels (colour conversion, the matte, layer compositing) with `deferUntilComplete`, so
+/// that they run on the pipeline's workers in parallel instead of on its one decode thread.
+/// `complete()` runs them; until then only the timing fields are meaningful.
 public final class VideoFrame: @unchecked Sendable {
     public let width: Int
     public let height: Int
@@ -60,21 +66,44 @@ public final class VideoFrame: @unchecked Sendable {
     /// The frame's mask (8-bit alpha, width x height), when a mask clip goes with the input.
     public var matte: [UInt8]?
 
+    /// The steps that still have to run before the pixels are valid, in order.
+    private var pending: [(VideoFrame) throws -> Void] = []
+    /// Held while the steps run: a frame one layer holds for several (a still background) may be
+    /// completed by two workers at once; the second waits and finds it done.
+    private let completion = NIOLock()
+
     public init(width: Int, height: Int, layout: PixelLayout, pts: Int64 = 0, duration: Int64 = 0, index: Int = 0) {
         precondition(width > 0 && height > 0, "frame size must be positive")
         self.width = width
         self.height = height
         self.layout = layout
         self.rowBytes = (width * layout.bytesPerPixel + 63) & ~63
-        self.data = UnsafeMutableRawPointer.allocate(byteCount: rowBytes * height, alignment: 64)
+        self.data = FrameBufferPool.shared.take(byteCount: rowBytes * height)
         self.pts = pts
         self.duration = duration
         self.index = index
     }
 
-    deinit { data.deallocate() }
+    deinit { FrameBufferPool.shared.give(data, byteCount: rowBytes * height) }
 
     public var byteCount: Int { rowBytes * height }
+
+    /// Queues a step that fills the pixels (or the matte), for `complete()` to run on the thread
+    /// that takes the frame. Called by the source, before it hands the frame on.
+    public func deferUntilComplete(_ step: @escaping (VideoFrame) throws -> Void) {
+        completion.withLock { pending.append(step) }
+    }
+
+    /// Runs the deferred steps, once; afterwards the pixels and the matte are valid. The pipeline's
+    /// workers call it before the frame processor; anyone else taking frames from a source must too.
+    public func complete() throws {
+        try completion.withLock {
+            while !pending.isEmpty {
+                let step = pending.removeFirst()
+                try step(self)
+            }
+        }
+    }
 
     /// The samples of row `y` (8-bit layouts).
     public func row8(_ y: Int) -> UnsafeMutableBufferPointer<UInt8> {
@@ -86,5 +115,43 @@ public final class VideoFrame: @unchecked Sendable {
     public func row16(_ y: Int) -> UnsafeMutableBufferPointer<UInt16> {
         UnsafeMutableBufferPointer(start: (data + y * rowBytes).assumingMemoryBound(to: UInt16.self),
                                    count: width * layout.channels)
+    }
+}
+
+/// Frame-sized buffers kept for reuse. A pipeline frees a frame and allocates the next one's pixels
+/// for every frame; a fresh multi-megabyte allocation is a new mapping, and the kernel zeroes each of
+/// its pages on first touch (`clear_page` was a few per cent of a 1080p run). The pool keeps at most
+/// `limit` bytes of free buffers, so what it holds never exceeds what was once in flight.
+final class FrameBufferPool: @unchecked Sendable {
+    static let shared = FrameBufferPool(limit: 256 << 20)
+
+    private let limit: Int
+    private let free = NIOLockedValueBox<(buffers: [Int: [UnsafeMutableRawPointer]], bytes: Int)>(([:], 0))
+
+    init(limit: Int) { self.limit = limit }
+
+    deinit {
+        free.withLockedValue { state in
+            for buffers in state.buffers.values { buffers.forEach { $0.deallocate() } }
+        }
+    }
+
+    func take(byteCount: Int) -> UnsafeMutableRawPointer {
+        let reused = free.withLockedValue { state -> UnsafeMutableRawPointer? in
+            guard let buffer = state.buffers[byteCount]?.popLast() else { return nil }
+            state.bytes -= byteCount
+            return buffer
+        }
+        return reused ?? UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+    }
+
+    func give(_ buffer: UnsafeMutableRawPointer, byteCount: Int) {
+        let kept = free.withLockedValue { state -> Bool in
+            guard state.bytes + byteCount <= limit else { return false }
+            state.buffers[byteCount, default: []].append(buffer)
+            state.bytes += byteCount
+            return true
+        }
+        if !kept { buffer.deallocate() }
     }
 }

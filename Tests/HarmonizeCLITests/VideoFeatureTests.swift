@@ -52,6 +52,27 @@ import Testing
         #expect(lut(recs[19]) == lut(recs[17]))
     }
 
+    /// By default the network runs where something changed (`auto`): on a shot whose background and
+    /// mask stay put, on its first frame and then at most every 12th; a cut forces a run. `1` runs it
+    /// on every frame.
+    @Test func theNetworkRunsOnKeyFramesByDefaultAndOnEveryFrameWithInferEvery1() throws {
+        let ws = try Workspace()
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=black:size=160x120,drawbox=x=iw/2:y=0:w=iw/2:h=ih:color=white:t=fill,format=gray",
+                       "-frames:v", "1", ws.path("m.png")])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "smptebars=size=160x120:rate=25", "-frames:v", "30", "-c:v", "ffv1", "-pix_fmt", "bgr0", ws.path("still.mkv")])
+        let auto = try ws.harmonize([ws.path("still.mkv"), "-m", ws.path("m.png"), "-o", ws.path("a.mkv"), "--codec", "ffv1",
+                                     "--model", model, "--curves-out", ws.path("a.jsonl")])
+        #expect(auto.status == 0, "\(auto.stderrText)")
+        let inferred = try records(ws.path("a.jsonl")).enumerated().filter { $0.element["inferred"] as? Bool == true }.map(\.offset)
+        #expect(inferred == [0, 12, 24], "network ran on \(inferred)")
+        #expect(auto.stderrText.contains("network on 3 of them"), "\(auto.stderrText)")
+        let every = try ws.harmonize([ws.path("still.mkv"), "-m", ws.path("m.png"), "-o", ws.path("e.mkv"), "--codec", "ffv1",
+                                      "--model", model, "--infer-every", "1", "--curves-out", ws.path("e.jsonl")])
+        #expect(every.status == 0, "\(every.stderrText)")
+        #expect(try records(ws.path("e.jsonl")).allSatisfy { $0["inferred"] as? Bool == true })
+        #expect(!every.stderrText.contains("network on"), "\(every.stderrText)")
+    }
+
     @Test func statsPrintEachStageEvenWhenQuiet() throws {
         let ws = try Workspace()
         let clip = try cutClip(ws)

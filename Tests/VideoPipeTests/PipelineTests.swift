@@ -134,6 +134,76 @@ final class RecordingSink: FrameSink {
         #expect(sink.indices.count < 7 + 20)
     }
 
+    /// A source that only decodes: each frame's pixels are filled by a deferred step, as MediaReader
+    /// defers its colour conversion. Records the threads that decoded and that ran the steps.
+    final class DeferringSource: FrameSource {
+        let count: Int
+        let failAt: Int?
+        let threads = NIOLockedValueBox<Set<UInt>>([])
+        let decodeThreads = NIOLockedValueBox<Set<UInt>>([])
+        private var position = 0
+        init(count: Int, failAt: Int? = nil) { self.count = count; self.failAt = failAt }
+        var info: StreamInfo { CountingSource(count: count).info }
+        let passthrough: [PassthroughStream] = []
+        let warnings: [String] = []
+        func next() throws -> SourceItem? {
+            guard position < count else { return nil }
+            decodeThreads.withLockedValue { _ = $0.insert(UInt(pthread_self())) }
+            let f = VideoFrame(width: 8, height: 4, layout: .rgb8, pts: Int64(position), index: position)
+            let (n, failAt, threads) = (position, failAt, threads)
+            f.deferUntilComplete { frame in
+                threads.withLockedValue { _ = $0.insert(UInt(pthread_self())) }
+                if n == failAt { throw PipeError("mem", "frame \(n): cannot convert") }
+                usleep(UInt32((3 - n % 4) * 200))       // uneven, so workers finish out of order
+                frame.row8(0)[0] = UInt8(n % 256)
+            }
+            position += 1
+            return .frame(f)
+        }
+    }
+
+    @Test func deferredStepsRunOnTheWorkersAndTheInOrderStepSeesFrameOrder() throws {
+        let source = DeferringSource(count: 120)
+        let sink = RecordingSink()
+        let seen = NIOLockedValueBox<[Int]>([])
+        let firstBytes = NIOLockedValueBox<[UInt8]>([])
+        var pipeline = Pipeline(workers: 3) { _ in }
+        pipeline.inFrameOrder = { frame in
+            seen.withLockedValue { $0.append(frame.index) }
+            firstBytes.withLockedValue { $0.append(frame.row8(0)[0]) }       // already complete
+        }
+        let summary = try pipeline.run(source: source, sink: sink)
+        #expect(summary.frames == 120)
+        #expect(seen.withLockedValue { $0 } == Array(0..<120))
+        #expect(firstBytes.withLockedValue { $0 } == (0..<120).map { UInt8($0) })
+        #expect(sink.firstBytes == (0..<120).map { UInt8($0) })
+        // Not on the decode thread: on the workers, more than one of them.
+        let steps = source.threads.withLockedValue { $0 }, decode = source.decodeThreads.withLockedValue { $0 }
+        #expect(decode.count == 1 && steps.isDisjoint(with: decode) && steps.count > 1)
+    }
+
+    @Test func aFailedDeferredStepStopsThePipelineWithoutHangingTheInOrderStep() throws {
+        let sink = RecordingSink()
+        var pipeline = Pipeline(workers: 3) { _ in }
+        pipeline.inFrameOrder = { _ in }
+        let error = #expect(throws: PipeError.self) { try pipeline.run(source: DeferringSource(count: 500, failAt: 30), sink: sink) }
+        #expect(error?.description == "mem: frame 30: cannot convert")
+        #expect(sink.aborted && sink.indices.count <= 30)
+    }
+
+    @Test func frameBuffersAreReused() {
+        let pool = FrameBufferPool(limit: 1 << 20)
+        let a = pool.take(byteCount: 4096)
+        pool.give(a, byteCount: 4096)
+        #expect(pool.take(byteCount: 4096) == a)           // the same buffer back, no new mapping
+        let big = pool.take(byteCount: 2 << 20)             // over the limit: freed, not kept
+        pool.give(big, byteCount: 2 << 20)
+        let other = pool.take(byteCount: 8192)
+        #expect(other != a)
+        pool.give(other, byteCount: 8192)
+        pool.give(a, byteCount: 4096)
+    }
+
     @Test func boundedQueueBlocksWhenFullAndDrainsAfterClose() {
         let q = BoundedQueue<Int>(capacity: 2)
         #expect(q.push(1) && q.push(2))
