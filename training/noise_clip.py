@@ -48,7 +48,8 @@ def frames(path, fmt, channels):
 
 def measure(binary, model, folder, clip, matte):
     out, curves = os.path.join(folder, "out.mkv"), os.path.join(folder, "curves.jsonl")
-    cmd = [binary, clip, "-m", matte, "-o", out, "--codec", "ffv1", "--model", model, "-y", "--curves-out", curves]
+    cmd = [binary, clip, "-m", matte, "-o", out, "--codec", "ffv1", "--model", model, "-y", "--curves-out", curves,
+           "--infer-every", "1"]      # the network on every frame, as the model card's figures
     subprocess.run(cmd + ["--max-slope", "0", "-q"], check=True)
     luts = [torch.tensor(json.loads(line)["lut"]) for line in open(curves)]
     pool = curve_quality.Pool()
