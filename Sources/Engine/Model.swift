@@ -54,8 +54,6 @@ public final class HarmonizationModel: @unchecked Sendable {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
-    public static var matrixThreads: Int { Int(openblas_get_num_threads()) }
-
     public init(path: String) throws {
         let file = try SafetensorsFile(path: path)
         self.path = path

@@ -85,6 +85,8 @@ struct Conv2d {
         return o
     }
 
+    private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
     /// The columns of a k x k convolution: row (c, ky, kx) holds input channel c shifted by (ky, kx)
     /// under every output position. With stride 1 each output row is a contiguous run of an input row
     /// between zero margins (copied, not gathered element by element: this was 12 % of a 360p run).
@@ -95,7 +97,6 @@ struct Conv2d {
                 for kx in 0..<kernel {
                     let row = col + ((c * kernel + ky) * kernel + kx) * n
                     // Output columns whose input column ox * stride - padding + kx is inside the row.
-                    func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
                     let first = min(o.width, max(0, -floorDiv(kx - padding, stride)))
                     let end = max(first, min(o.width, floorDiv(s.width - 1 + padding - kx, stride) + 1))
                     for b in 0..<s.batch {

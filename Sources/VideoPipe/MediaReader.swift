@@ -201,7 +201,8 @@ public final class MediaReader: FrameSource {
 
     /// Stamps the decoded picture's timing on a new pipeline frame and defers its conversion to RGB
     /// (`VideoFrame.complete()`, on a worker): the decode thread only decodes. The frame keeps a
-    /// reference to the decoder's picture (no copy) until it is converted.
+    /// reference to the decoder's picture (no copy) until it is converted: `complete()` drops the step,
+    /// and with it the reference, once it has run.
     private func takeFrame() throws -> VideoFrame {
         defer { av_frame_unref(decoded) }
         if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
@@ -227,7 +228,6 @@ public final class MediaReader: FrameSource {
             } catch let error as PipeError {
                 throw PipeError(path, "frame \(number): \(error.message)")
             }
-            av_frame_unref(picture.pointer)      // the decoder's buffer goes back now, not with the frame
         }
         nextPts = pts + duration
         framesOut += 1

@@ -200,20 +200,20 @@ public struct Pipeline {
                     guard let job = work.pop() else { break }
                     waiting += seconds(since: t)
                     t = nanoseconds()
+                    let frame: VideoFrame? = if case .frame(let f) = job.item { f } else { nil }
                     do {
                         // 1. Complete the frame (in parallel). 2. The in-order step, in turn: every
-                        // item passes the turnstile in sequence, packets too. 3. The frame's work.
-                        if case .frame(let frame) = job.item { try frame.complete() }
+                        // item passes the turnstile in sequence, packets too (a failure cancels the
+                        // turnstile, so no one waits for a number that will not pass). 3. The frame's work.
+                        try frame?.complete()
                         busy += seconds(since: t)
                         t = nanoseconds()
                         guard turnstile.wait(for: job.sequence) else { break }
                         waiting += seconds(since: t)
                         t = nanoseconds()
-                        if let inFrameOrder, case .frame(let frame) = job.item {
-                            do { try inFrameOrder(frame) } catch { turnstile.pass(job.sequence); throw error }
-                        }
+                        if let frame, let inFrameOrder { try inFrameOrder(frame) }
                         turnstile.pass(job.sequence)
-                        if case .frame(let frame) = job.item { try process(frame) }
+                        if let frame { try process(frame) }
                         done.deliver(job.item, at: job.sequence)
                     } catch {
                         fail(error)
