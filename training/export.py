@@ -5,7 +5,8 @@ pieces, thumbnail, box_padding, label_dim, labels, mean, std (JSON lists). Tenso
 PyTorch state_dict names (features.0.weight, features.3.squeeze.weight, head.fc_b.weight, ...).
 
 Version 2 adds each curve's end value y(1) (head.end_b, head.end_f; metadata end_max); a model
-without them (free_end off) is still written as version 1, which every engine reads.
+without them (free_end off) is still written as version 1, which every engine reads. Version 3
+bounds each piece's slope (metadata slope_bound, slope_knee; model.bound_slopes), same tensors.
 """
 import argparse
 import json
@@ -17,14 +18,16 @@ from safetensors.torch import load_file, save_file
 from model import END_MAX, LABELS, ModelConfig, S2CRNet
 
 FORMAT = "harmonize-s2crnet"
-VERSION = 2
+VERSION = 3
 
 
 def metadata(cfg: ModelConfig):
     extra = {"end_max": repr(END_MAX)} if cfg.free_end else {}
+    if cfg.slope_bound > 0:
+        extra |= {"slope_bound": repr(cfg.slope_bound), "slope_knee": repr(cfg.slope_knee)}
     return {
         "format": FORMAT,
-        "version": str(VERSION if cfg.free_end else 1),
+        "version": str(3 if cfg.slope_bound > 0 else 2 if cfg.free_end else 1),
         "variant": cfg.variant,
         "pieces": str(cfg.pieces),
         "thumbnail": str(cfg.thumbnail),
@@ -51,7 +54,8 @@ def load(path, free_end=None):
     version = int(meta["version"])
     cfg = ModelConfig(variant=meta["variant"], pieces=int(meta["pieces"]), thumbnail=int(meta["thumbnail"]),
                       box_padding=float(meta["box_padding"]), label_dim=int(meta["label_dim"]),
-                      free_end=version >= 2 if free_end is None else free_end)
+                      free_end=version >= 2 if free_end is None else free_end,
+                      slope_bound=float(meta.get("slope_bound", 0)), slope_knee=float(meta.get("slope_knee", 1)))
     model = S2CRNet(cfg).eval()
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in load_file(path).items()}, strict=False)
     if unexpected or any(".end_" not in k for k in missing) or (missing and version >= 2):

@@ -4,7 +4,8 @@ For each variant: seeded weights (f16, so the loader's f16 path is exercised and
 small; the reference runs on the same f16-rounded values in f32), a 96x64 test picture and soft mask
 made here and its four thumbnails (picture.safetensors), and per variant the expected curves of
 every stage (their increments, y((i+1)/K) - y(i/K)), the 256-entry LUT and the rendered 8-bit output.
-plain, cascaded and semantic are format 1 files (y(1) = 1); plain-v2 is format 2 (end values). Run from the repository root: python3 training/make_fixtures.py
+plain, cascaded and semantic are format 1 files (y(1) = 1); plain-v2 is format 2 (end values);
+plain-v3 is format 3 (end values, the pieces' slopes bent below 2). Run from the repository root: python3 training/make_fixtures.py
 """
 import json
 import math
@@ -49,10 +50,11 @@ def main():
                "fg_img": thumbs[0][0].contiguous(), "fg_mask": thumbs[1][0].contiguous(),
                "bg_img": thumbs[2][0].contiguous(), "bg_mask": thumbs[3][0].contiguous()},
               os.path.join(OUT, "picture.safetensors"))
-    for i, (fixture, variant, free_end) in enumerate([("plain", "plain", False), ("cascaded", "cascaded", False),
-                                                   ("semantic", "semantic", False), ("plain-v2", "plain", True)]):
+    for i, (fixture, variant, free_end, bound) in enumerate([
+            ("plain", "plain", False, 0.0), ("cascaded", "cascaded", False, 0.0), ("semantic", "semantic", False, 0.0),
+            ("plain-v2", "plain", True, 0.0), ("plain-v3", "plain", True, 2.0)]):
         torch.manual_seed(1234 + i)
-        cfg = ModelConfig(variant=variant, free_end=free_end)
+        cfg = ModelConfig(variant=variant, free_end=free_end, slope_bound=bound)
         model = S2CRNet(cfg).eval()
         with torch.no_grad():
             # Heads strong enough to bend the curves visibly (trained heads do; the init is identity).
@@ -78,7 +80,8 @@ def main():
         save_file(tensors, os.path.join(OUT, f"{fixture}-expected.safetensors"),
                   metadata={"label": "animal" if variant == "semantic" else "", "stages": str(len(ps))})
         bend = float((lut[0] - torch.linspace(0, 1, 256)).abs().max())
-        print(f"{fixture}: {len(ps)} stage(s), largest curve bend {bend:.3f}, ends {ps[-1][0].sum(-1).tolist()}")
+        steepest = float((ps[-1] * ps[-1].shape[-1]).max())
+        print(f"{fixture}: {len(ps)} stage(s), largest curve bend {bend:.3f}, ends {ps[-1][0].sum(-1).tolist()}, steepest piece {steepest:.2f}")
 
 
 if __name__ == "__main__":

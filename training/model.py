@@ -25,6 +25,8 @@ class ModelConfig:
     label_dim: int = 16             # semantic variant: size of the label embedding
     box_padding: float = 0.05       # foreground box grows by this fraction of its size on each side
     free_end: bool = True           # the head also predicts each curve's end value y(1) (format 2)
+    slope_bound: float = 0.0        # > 0: every piece's slope stays below this by construction (format 3)
+    slope_knee: float = 1.0         # slopes up to here pass unchanged; above, they bend smoothly to the bound
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
 
@@ -65,7 +67,21 @@ FEATURES = 512
 END_MAX = 1.25                  # largest end value y(1); the output is clipped to 1 above it
 
 
-def curve_parameters(raw, end_raw=None):
+def bound_slopes(d, bound, knee):
+    """Format 3: each piece's slope s = K d bent below `bound` by construction, smoothly: s itself up
+    to `knee`, above it knee + (bound - knee) tanh((s - knee) / (bound - knee)), which has slope 1 at
+    the knee and never exceeds the bound. The curve's end y(1) = sum d comes down with its steep
+    pieces. Format 2 bounded the end value but not the pieces: the MSE-best inverse of a clipped
+    brightening maps 255 to the mean of the clipped originals, a jump at the top that no data teaches
+    away, and grain on those levels came out amplified 3.8x (the bright clip of issue 13)."""
+    K = d.shape[-1]
+    s = d * K
+    span = bound - knee
+    bent = knee + span * torch.tanh((s - knee) / span)
+    return torch.where(s > knee, bent, s) / K
+
+
+def curve_parameters(raw, end_raw=None, bound=0.0, knee=1.0):
     """Raw head output -> the curve's piece increments d (B, 3, K), positive: d_i = y((i+1)/K) - y(i/K).
 
     The piece weights are exp(raw) (zero raw, the initial head, is the identity; the clamp keeps one
@@ -73,11 +89,13 @@ def curve_parameters(raw, end_raw=None):
     so a curve that darkens had to climb back to 1 in its last pieces: a jump of 10 levels per level
     that turns a bright foreground's grain into blotches. Format 2 predicts y(1) per channel,
     END_MAX * sigmoid(end_raw + log 4): 1 at zero end_raw, so a format 1 model grown into format 2
-    starts exactly where it was."""
+    starts exactly where it was. Format 3 then bounds each piece's slope (`bound_slopes`)."""
     p = torch.exp(raw.clamp(-8.0, 8.0))
     d = p / p.sum(-1, keepdim=True)
     if end_raw is not None:
         d = d * (END_MAX * torch.sigmoid(end_raw + math.log(4.0))).unsqueeze(-1)
+    if bound > 0:
+        d = bound_slopes(d, bound, knee)
     return d
 
 
@@ -160,11 +178,12 @@ def prepare_thumbnails(image, mask, cfg: ModelConfig):
 
 class CurveHead(nn.Module):
     """CRM: p = fc_b(bg) + fc_f(fg) (fg may carry a label embedding), 3 x K positive pieces; with
-    free_end also 3 end values, end_b(bg) + end_f(fg). Returns the curves' increments (B, 3, K)."""
+    free_end also 3 end values, end_b(bg) + end_f(fg); with a slope bound, pieces bent below it.
+    Returns the curves' increments (B, 3, K)."""
 
-    def __init__(self, fg_features, pieces, free_end=True):
+    def __init__(self, fg_features, pieces, free_end=True, bound=0.0, knee=1.0):
         super().__init__()
-        self.pieces = pieces
+        self.pieces, self.bound, self.knee = pieces, bound, knee
         self.fc_b = nn.Linear(FEATURES, 3 * pieces)
         self.fc_f = nn.Linear(fg_features, 3 * pieces)
         for fc in (self.fc_b, self.fc_f):      # start at the identity curve
@@ -180,7 +199,7 @@ class CurveHead(nn.Module):
     def forward(self, fg_feat, bg_feat):
         raw = self.fc_b(bg_feat) + self.fc_f(fg_feat)
         end = self.end_b(bg_feat) + self.end_f(fg_feat) if hasattr(self, "end_b") else None
-        return curve_parameters(raw.view(-1, 3, self.pieces), end)
+        return curve_parameters(raw.view(-1, 3, self.pieces), end, self.bound, self.knee)
 
 
 class S2CRNet(nn.Module):
@@ -193,9 +212,11 @@ class S2CRNet(nn.Module):
         if cfg.variant == "semantic":
             self.label_embedding = nn.Linear(len(LABELS), cfg.label_dim)
             fg_features += cfg.label_dim
-        self.head = CurveHead(fg_features, cfg.pieces, cfg.free_end)
+        assert cfg.slope_bound == 0 or (cfg.free_end and cfg.slope_bound > cfg.slope_knee >= 1), cfg
+        heads = lambda: CurveHead(fg_features, cfg.pieces, cfg.free_end, cfg.slope_bound, cfg.slope_knee)
+        self.head = heads()
         if cfg.variant == "cascaded":
-            self.head2 = CurveHead(fg_features, cfg.pieces, cfg.free_end)
+            self.head2 = heads()
 
     def encode(self, x):
         """Backbone and global average pool: (B, 3, S, S) -> (B, 512)."""

@@ -55,6 +55,8 @@ class TrainConfig:
     texture_weight: float = 0.0     # weight of the high-frequency fMSE (texture contrast as the real photo's)
     fg_slope_max: float = 2.0       # slopes of the applied (composed) table above this, where the foreground
     fg_slope_weight: float = 0.0    # has pixels, are penalised by this times the histogram-weighted squared excess
+    slope_bound: float = 0.0        # > 0: the model's pieces are bent below this slope by construction (format 3)
+    slope_knee: float = 1.0         # ...starting at this slope
 
 
 def errors(out, real, mask):
@@ -177,7 +179,7 @@ def main():
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, "last.pt")
 
-    model_cfg = ModelConfig()
+    model_cfg = ModelConfig(slope_bound=cfg.slope_bound, slope_knee=cfg.slope_knee)
     model = S2CRNet(model_cfg)
     torch.manual_seed(cfg.seed)
     resume = os.path.exists(ckpt_path)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Three colour curves of K linear pieces, as the network predicts them (S2CRNet's CRM output).
 ///
 /// Curve c maps x in [0, 1] to y(x) = min(1, (e_c K / sum p_c) * sum_i clamp(x - i/K, 0, 1/K) * p_c[i]):
@@ -51,6 +53,21 @@ public struct CurveParameters: Sendable, Equatable {
             for i in 0..<pieces { out[c * pieces + i] *= scale }
         }
         return out
+    }
+
+    /// Format 3's curves (training/model.py, bound_slopes): each piece's slope s bent below `bound`,
+    /// s itself up to `knee`, knee + (bound - knee) tanh((s - knee) / (bound - knee)) above, with
+    /// the end value y(1) the sum of the bent pieces. A curve that has to darken therefore ends low
+    /// instead of jumping back up at the top.
+    public func boundingSlopes(below bound: Float, knee: Float) -> CurveParameters {
+        precondition(bound > knee && knee > 0)
+        let span = Double(bound - knee), K = Double(pieces)
+        let bent = increments.map { d -> Float in
+            let s = Double(d) * K
+            return Float((s > Double(knee) ? Double(knee) + span * tanh((s - Double(knee)) / span) : s) / K)
+        }
+        let ends = (0..<3).map { c in bent[(c * pieces)..<((c + 1) * pieces)].reduce(0, +) }
+        return CurveParameters(pieces: pieces, weights: bent, ends: ends)
     }
 
     /// The prefix sums per channel, scaled to the end value: cumulative[c * (K + 1) + i] = e sum_{j<i} p / sum p.

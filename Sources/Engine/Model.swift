@@ -30,12 +30,16 @@ public final class HarmonizationModel: @unchecked Sendable {
     let heads: [Head]
     /// Format 2: the largest end value y(1) a curve can have (nil for format 1, where y(1) = 1).
     public let endMax: Float?
+    /// Format 3: every piece's slope is bent below `bound` above `knee` (nil before format 3).
+    public let slopeBound: (bound: Float, knee: Float)?
     let labelEmbedding: Linear?
     private let pool = NIOLockedValueBox<[Scratch]>([])
 
     public static let formatName = "harmonize-s2crnet"
-    /// 2: curves with a predicted end value (head.end_b/end_f, metadata end_max); 1 is still read.
-    public static let formatVersion = 2
+    /// 2: curves with a predicted end value (head.end_b/end_f, metadata end_max); 3: the pieces'
+    /// slopes bounded by construction (metadata slope_bound, slope_knee; same tensors). 1 and 2 are
+    /// still read.
+    public static let formatVersion = 3
 
     /// One CRM head: piece weights from fc_b(bg) + fc_f(fg), and in format 2 end values from
     /// end_b(bg) + end_f(fg).
@@ -99,6 +103,15 @@ public final class HarmonizationModel: @unchecked Sendable {
             endMax = e
         } else {
             endMax = nil
+        }
+        if version >= 3 {
+            let bound = Float(try number("slope_bound")), knee = Float(try number("slope_knee"))
+            guard knee >= 1, bound > knee, bound <= 64 else {
+                throw EngineError(path, "metadata slope_bound \(bound) / slope_knee \(knee) out of range (1 <= knee < bound <= 64)")
+            }
+            slopeBound = (bound, knee)
+        } else {
+            slopeBound = nil
         }
         let names = variant == "cascaded" ? ["head", "head2"] : ["head"]
         let outputs = 3 * pieces, fgInputs = fgFeatures, freeEnd = version >= 2
@@ -206,7 +219,9 @@ public final class HarmonizationModel: @unchecked Sendable {
         var endRaw = [Float](repeating: 0, count: 3)
         ends.background.accumulate(bgInput, into: &endRaw)
         ends.foreground.accumulate(fgInput, into: &endRaw)
-        return CurveParameters(pieces: pieces, weights: weights,
-                               ends: endRaw.map { endMax / (1 + Float(exp(-Double($0) - log(4.0)))) })
+        let curves = CurveParameters(pieces: pieces, weights: weights,
+                                     ends: endRaw.map { endMax / (1 + Float(exp(-Double($0) - log(4.0)))) })
+        guard let slopeBound else { return curves }
+        return curves.boundingSlopes(below: slopeBound.bound, knee: slopeBound.knee)
     }
 }

@@ -123,9 +123,49 @@ import Testing
         #expect(range?.description.contains("end_max") == true)
         #expect(try HarmonizationModel(path: fixture.path).endMax == nil)
     }
+
+    /// A format 2 file relabelled as format 3 needs its slope bound, and a sane one.
+    @Test func formatThreeNeedsItsSlopeBound() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/plain-v2.safetensors")
+        let bytes = [UInt8](try Data(contentsOf: fixture))
+        let length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let header = String(decoding: bytes[8..<(8 + length)], as: UTF8.self)
+        func relabelled(_ extra: String) -> [UInt8] {
+            let h = Array(header.replacingOccurrences(of: #""version":"2""#, with: #""version":"3""# + extra).utf8)
+            return (0..<8).map { UInt8((UInt64(h.count) >> (8 * UInt64($0))) & 0xff) } + h + bytes[(8 + length)...]
+        }
+        #expect(header.contains(#""version":"2""#))
+        let missing = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(relabelled(""), "v3-missing.safetensors")) }
+        #expect(missing?.description.contains("slope_bound") == true, "\(missing.map { "\($0)" } ?? "")")
+        let range = #expect(throws: EngineError.self) {
+            try HarmonizationModel(path: file(relabelled(#","slope_bound":"1","slope_knee":"1""#), "v3-range.safetensors"))
+        }
+        #expect(range?.description.contains("out of range") == true)
+        let model = try HarmonizationModel(path: file(relabelled(#","slope_bound":"2.5","slope_knee":"1.5""#), "v3.safetensors"))
+        #expect(model.slopeBound?.bound == 2.5 && model.slopeBound?.knee == 1.5)
+        #expect(try HarmonizationModel(path: fixture.path).slopeBound == nil)
+    }
 }
 
 @Suite struct CurveTests {
+    /// Format 3's bend: slopes up to the knee pass unchanged (the identity stays the identity), a
+    /// steep piece stays below the bound, and the end value comes down with it.
+    @Test func boundedSlopes() {
+        let id = CurveParameters.identity(pieces: 64).boundingSlopes(below: 2, knee: 1)
+        #expect(zip(id.increments, CurveParameters.identity(pieces: 64).increments).allSatisfy { abs($0 - $1) < 1e-6 })
+        // Darken to 0.6 over the first 63 pieces, then jump to 1 in the last: the format 1 shape.
+        var w = [Float](repeating: 0.6 / 63, count: 64) + [Float](repeating: 1.0 / 64, count: 128)
+        w[63] = 0.4
+        let steep = CurveParameters(pieces: 64, weights: w)
+        #expect(steep.increments[63] * 64 > 25)
+        let bent = steep.boundingSlopes(below: 2, knee: 1)
+        let steepest = bent.increments.max()! * 64
+        #expect(steepest <= 2 && steepest > 1.99)
+        #expect(abs(bent.ends[0] - (0.6 + 2.0 / 64)) < 1e-3, "end \(bent.ends[0])")
+        #expect(abs(bent.evaluate(channel: 0, 0.5) - steep.evaluate(channel: 0, 0.5)) < 1e-6)
+        #expect(abs(bent.ends[1] - 1) < 1e-5 && abs(bent.ends[2] - 1) < 1e-5)
+    }
+
     @Test func identityAndComposition() {
         let id = CurveParameters.identity(pieces: 64)
         for x in stride(from: Float(0), through: 1, by: 0.01) { #expect(abs(id.evaluate(channel: 1, x) - x) < 1e-6) }

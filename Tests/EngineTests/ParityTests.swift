@@ -83,15 +83,18 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
-    /// Format 1 files (plain, cascaded, semantic: y(1) = 1) and a format 2 file (plain-v2: end values).
-    @Test(arguments: [("plain", "plain"), ("cascaded", "cascaded"), ("semantic", "semantic"), ("plain-v2", "plain")])
+    /// Format 1 files (plain, cascaded, semantic: y(1) = 1), a format 2 file (plain-v2: end values)
+    /// and a format 3 file (plain-v3: end values, every piece's slope bent below 2).
+    @Test(arguments: [("plain", "plain"), ("cascaded", "cascaded"), ("semantic", "semantic"), ("plain-v2", "plain"),
+                      ("plain-v3", "plain")])
     func curvesAndRenderMatchTheReference(fixture: String, variant: String) throws {
         var picture = try Picture()
         let model = try HarmonizationModel(path: "\(fixtures)/\(fixture).safetensors")
         let expected = try SafetensorsFile(path: "\(fixtures)/\(fixture)-expected.safetensors")
         let label: SemanticLabel = expected.metadata["label"] == "animal" ? .animal : .other
         #expect(model.variant == variant)
-        #expect((model.endMax != nil) == fixture.hasSuffix("-v2"))
+        #expect((model.endMax != nil) == (fixture.hasSuffix("-v2") || fixture.hasSuffix("-v3")))
+        #expect((model.slopeBound != nil) == fixture.hasSuffix("-v3"))
 
         // Each stage's curve (its increments), from the reference thumbnails: within 1e-4 relative.
         let stages = model.predict(try picture.reference(), label: label)
@@ -101,6 +104,11 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
             let err = maxRelativeError(p.increments, ref)
             #expect(err < 1e-4, "stage \(k + 1): relative error \(err)")
             if fixture.hasSuffix("-v2") { #expect(p.ends.contains { abs($0 - 1) > 0.1 }, "end values should be free: \(p.ends)") }
+            if let bound = model.slopeBound?.bound {
+                // The fixture's heads ask for pieces up to ~20x steeper than the identity; none passes the bound.
+                let steepest = (p.increments.max() ?? 0) * Float(p.pieces)
+                #expect(steepest <= bound && steepest > 0.9 * bound, "steepest piece \(steepest), bound \(bound)")
+            }
         }
 
         // End to end from the 8-bit picture: the LUT, then the rendered frame within 1 level.
