@@ -41,20 +41,22 @@ public enum Endpoint: Equatable, Sendable {
 }
 
 /// Opens the source an INPUT argument names. `frameRate` applies to folders (image files carry none);
-/// `fit` delivers frames of that size and layout instead of the source's own.
+/// `fit` delivers frames of that size and layout instead of the source's own; `matteOnly` (mask
+/// clips) gives each frame its luma plane as its matte where it can (`MediaReader`).
 public func openSource(_ argument: String, frameRate: Rational = Rational(25, 1),
-                       fit: (width: Int, height: Int, layout: PixelLayout)? = nil, copyStreams: Bool = true) throws -> FrameSource {
+                       fit: (width: Int, height: Int, layout: PixelLayout)? = nil, copyStreams: Bool = true,
+                       matteOnly: Bool = false) throws -> FrameSource {
     switch Endpoint(argument) {
     case .folder(let dir):
         return try FolderSource(folder: dir, frameRate: frameRate, fit: fit)
     case .pattern(let pattern):
         do {
-            return try MediaReader(path: pattern, copyStreams: copyStreams, fit: fit, frameRate: frameRate)
+            return try MediaReader(path: pattern, copyStreams: copyStreams, fit: fit, frameRate: frameRate, matteOnly: matteOnly)
         } catch let error as PipeError where error.message == "no such file" {
             throw PipeError(pattern, "no files match this pattern")
         }
     case .standardStream, .image, .video:
-        return try MediaReader(path: argument, copyStreams: copyStreams, fit: fit)
+        return try MediaReader(path: argument, copyStreams: copyStreams, fit: fit, matteOnly: matteOnly)
     }
 }
 

@@ -30,16 +30,17 @@ public func alphaPlane(of frame: VideoFrame, useAlpha: Bool = false) -> [UInt8] 
 }
 
 /// Opens a mask given as an image, clip, folder or pattern, delivering frames of `width` x `height`
-/// (scaled with a note when its size differs).
+/// (scaled with a note when its size differs). A frame's alpha is its `matte` where the reader took
+/// it straight from the luma plane, else `alphaPlane` of its pixels.
 func openMask(_ path: String, width: Int, height: Int) throws -> (source: FrameSource, note: String?) {
-    let probe = try openSource(path)
+    let probe = try openSource(path, copyStreams: false, matteOnly: true)
     if probe.info.width == width && probe.info.height == height { return (probe, nil) }
     let note = "\(path): mask is \(probe.info.width)x\(probe.info.height), scaled to \(width)x\(height)"
     switch Endpoint(path) {
     case .folder:
         return (try FolderSource(folder: path, fit: (width, height, .rgb8)), note)
     default:
-        return (try MediaReader(path: path, copyStreams: false, fit: (width, height, .rgb8)), note)
+        return (try MediaReader(path: path, copyStreams: false, fit: (width, height, .rgb8), matteOnly: true), note)
     }
 }
 
@@ -56,7 +57,7 @@ public struct StillMask: Sendable {
         try frame.complete()
         self.width = width
         self.height = height
-        self.alpha = alphaPlane(of: frame)
+        self.alpha = frame.matte ?? alphaPlane(of: frame)
         self.note = note
     }
 }
@@ -114,7 +115,7 @@ final class SharedMatte: @unchecked Sendable {
             if let plane { return plane }
             guard let frame else { preconditionFailure("mask frame released before its alpha was made") }
             try frame.complete()
-            let made = alphaPlane(of: frame)
+            let made = frame.matte ?? alphaPlane(of: frame)
             plane = made
             self.frame = nil            // its pixels are not needed again
             return made

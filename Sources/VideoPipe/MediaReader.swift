@@ -32,15 +32,21 @@ public final class MediaReader: FrameSource {
     /// The size the stream declares (frames are scaled to `info`'s size when fitted).
     private var streamSize = (0, 0)
     private let defaultDuration: Int64
+    /// Mask clips: each frame's matte is its luma plane, read straight from the decoded picture.
+    private let matteOnly: Bool
 
     /// - Parameters:
     ///   - path: a file, a printf pattern, or `-` for standard input.
     ///   - copyStreams: also return audio and subtitle packets (for a sink that copies them).
     ///   - fit: deliver frames of this size and layout instead of the stream's own (folder sources).
     ///   - frameRate: the rate of an image sequence (patterns); files carry their own.
+    ///   - matteOnly: a mask clip: where the decoded picture has an 8-bit luma plane of the frame's
+    ///     size (grey, YUV), each frame's `matte` is that plane (expanded to full range) and its
+    ///     pixels are left unconverted; other pictures are converted as usual.
     public init(path: String, copyStreams: Bool = true, fit: (width: Int, height: Int, layout: PixelLayout)? = nil,
-                frameRate: Rational? = nil) throws {
+                frameRate: Rational? = nil, matteOnly: Bool = false) throws {
         self.path = path
+        self.matteOnly = matteOnly
         let url = path == "-" ? "pipe:0" : path
         let shown = path == "-" ? "stdin" : path
 
@@ -222,7 +228,12 @@ public final class MediaReader: FrameSource {
         let frame = VideoFrame(width: info.width, height: info.height, layout: info.layout,
                                pts: pts, duration: duration, index: framesOut)
         let (converters, matrix, path, number) = (self.converters, info.color.matrix, shownPath, framesOut)
+        let matteOnly = self.matteOnly
         frame.deferUntilComplete { frame in
+            if matteOnly, let plane = lumaMatte(picture.pointer, width: frame.width, height: frame.height, range: range) {
+                frame.matte = plane
+                return
+            }
             do {
                 try converters.with { try $0.toRGB(picture.pointer, into: frame, matrix: matrix, range: range) }
             } catch let error as PipeError {
@@ -304,3 +315,34 @@ struct DecodeDamage {
 
 /// Makes every decoder stop at the first damaged frame or packet instead of concealing it.
 public func setStrictDecoding(_ on: Bool) { DecodeDamage.strict.store(on, ordering: .relaxed) }
+
+/// A mask's matte straight from a decoded picture's luma plane, when it has one of 8 bits at the
+/// frame's size (grey and YUV pictures: the usual mask clip), else nil. Limited-range luma
+/// (16-235) is expanded to 0-255, as a conversion to RGB would; the full YUV -> RGB conversion of
+/// the whole frame and the weighted sum back to one channel are skipped. The Y plane is the luma of
+/// the stream's own matrix: for a grey mask, its grey value.
+func lumaMatte(_ f: UnsafePointer<AVFrame>, width: Int, height: Int, range: AVColorRange) -> [UInt8]? {
+    let format = AVPixelFormat(f.pointee.format)
+    guard Int(f.pointee.width) == width, Int(f.pointee.height) == height, let plane = f.pointee.data.0,
+          let desc = av_pix_fmt_desc_get(format) else { return nil }
+    let d = desc.pointee
+    let unsupported = UInt64(AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_FLOAT)
+    guard d.flags & unsupported == 0, d.comp.0.plane == 0, d.comp.0.step == 1, d.comp.0.offset == 0,
+          d.comp.0.shift == 0, d.comp.0.depth == 8 else { return nil }
+    let isGray = d.nb_components <= 2
+    // Grey pictures are full range unless tagged limited; YUV ones limited unless tagged full (or yuvj).
+    let full = isGray ? range != AVCOL_RANGE_MPEG : (range == AVCOL_RANGE_JPEG || isJPEGFormat(format))
+    var table = [UInt8](repeating: 0, count: 256)
+    for v in 0..<256 {
+        table[v] = full ? UInt8(v) : UInt8(min(255, max(0, (Double(v - 16) * 255 / 219).rounded())))
+    }
+    var out = [UInt8](repeating: 0, count: width * height)
+    let stride = Int(f.pointee.linesize.0)
+    out.withUnsafeMutableBufferPointer { dst in
+        for y in 0..<height {
+            let row = plane + y * stride
+            for x in 0..<width { dst[y * width + x] = table[Int(row[x])] }
+        }
+    }
+    return out
+}
