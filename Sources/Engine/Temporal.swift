@@ -13,7 +13,9 @@ public final class TemporalSmoother<Payload> {
     }
 
     private struct Entry {
-        let payload: Payload
+        /// Handed out when the frame is emitted, and dropped here: the entry stays for its curves
+        /// (later frames' windows reach back `radius` frames), not for its frame.
+        var payload: Payload?
         let curves: ToneCurves
         let shot: Int
         let counts: Bool
@@ -59,8 +61,9 @@ public final class TemporalSmoother<Payload> {
 
     private func emit(_ i: Int) -> Output {
         let e = entries[i]
+        entries[i].payload = nil
         nextOut += 1
-        guard radius > 0 else { return Output(payload: e.payload, curves: e.curves, shot: e.shot) }
+        guard radius > 0 else { return Output(payload: e.payload!, curves: e.curves, shot: e.shot) }
         // The window is symmetric: near the start or end of a shot it shrinks on both sides, so a
         // curve that drifts through the shot is not pulled toward the shot's middle at its edges
         // (the first frame after a cut gets exactly its own curves).
@@ -77,8 +80,8 @@ public final class TemporalSmoother<Payload> {
             for k in 0..<sum.count { sum[k] += w * v[k] }
             total += w
         }
-        guard total > 0 else { return Output(payload: e.payload, curves: e.curves, shot: e.shot) }
-        return Output(payload: e.payload, curves: ToneCurves(size: e.curves.size, values: sum.map { $0 / total }), shot: e.shot)
+        guard total > 0 else { return Output(payload: e.payload!, curves: e.curves, shot: e.shot) }
+        return Output(payload: e.payload!, curves: ToneCurves(size: e.curves.size, values: sum.map { $0 / total }), shot: e.shot)
     }
 
     /// Drops frames no later frame's window can reach.
