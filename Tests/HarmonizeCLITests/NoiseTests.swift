@@ -6,8 +6,9 @@ import Testing
 /// A format 1 curve ends at y(1) = 1, so darkening it jumps 10 levels per level at the top. On this
 /// clip (grain and gradient seeded, so it is the same every run; noise gain inside the mask: the
 /// pixels whose 3x3 neighbourhood is all foreground) stage 6 measured slope 5.20 and noise gain 2.44,
-/// the shipped stage 7, trained with the foreground-slope term, 3.77 and 1.90. The bounds hold that
-/// gain (stage 6 fails both); the target (3 and 1.25) is not met yet (model card).
+/// stage 7, trained with the foreground-slope term, 3.77 and 1.90, stage 8 3.76 and 1.84. Stage 9's
+/// curves (format 3) bend every piece's slope below 2 by construction: 2.00 and 1.11. The bounds are
+/// the target, 3 and 1.25 (stage 8 fails both).
 @Suite struct NoiseTests {
     static let shippedModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/harmonize.safetensors").path
@@ -139,8 +140,8 @@ import Testing
         #expect(after < 0.97 * before, "the foreground should come out darker (\(after / before))")
         let slope = Self.slopeP99(frames: inputs, mattes: mattes, luts: luts)
         let gain = Self.noiseGainP90(inputs: inputs, outputs: outputs, mattes: mattes, width: Self.width, height: Self.height)
-        #expect(slope <= 4.5, "99th-percentile slope at the foreground's levels: \(slope) levels per level")
-        #expect(gain <= 2.2, "noise gain inside the mask: \(gain)")
+        #expect(slope <= 3, "99th-percentile slope at the foreground's levels: \(slope) levels per level")
+        #expect(gain <= 1.25, "noise gain inside the mask: \(gain)")
     }
 
     /// The render-time guard caps a steep curve and the summary says on how many frames it acted.
