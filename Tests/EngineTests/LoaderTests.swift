@@ -106,17 +106,31 @@ import Testing
         #expect(e?.description.contains("non-finite") == true, "\(e.map { "\($0)" } ?? "")")
     }
 
-    /// A format 1 file relabelled as format 2: the end-value heads are missing, or end_max is out of range.
-    @Test func formatTwoNeedsItsEndHeads() throws {
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/plain.safetensors")
-        let bytes = [UInt8](try Data(contentsOf: fixture))
-        let length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
-        let header = String(decoding: bytes[8..<(8 + length)], as: UTF8.self)
-        func relabelled(_ endMax: String) -> [UInt8] {
-            let h = Array(header.replacingOccurrences(of: #""version":"1""#, with: #""version":"2","end_max":"\#(endMax)""#).utf8)
+    /// A fixture whose header has `old` replaced by `new` (a file relabelled as another format version).
+    struct Relabelling {
+        let path: String, header: String
+        private let bytes: [UInt8], length: Int
+
+        init(_ fixture: String) throws {
+            path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(fixture)").path
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+            header = String(decoding: bytes[8..<(8 + length)], as: UTF8.self)
+        }
+
+        func replacing(_ old: String, with new: String) -> [UInt8] {
+            let h = Array(header.replacingOccurrences(of: old, with: new).utf8)
             return (0..<8).map { UInt8((UInt64(h.count) >> (8 * UInt64($0))) & 0xff) } + h + bytes[(8 + length)...]
         }
-        #expect(header.contains(#""version":"1""#))
+    }
+
+    /// A format 1 file relabelled as format 2: the end-value heads are missing, or end_max is out of range.
+    @Test func formatTwoNeedsItsEndHeads() throws {
+        let fixture = try Relabelling("plain.safetensors")
+        func relabelled(_ endMax: String) -> [UInt8] {
+            fixture.replacing(#""version":"1""#, with: #""version":"2","end_max":"\#(endMax)""#)
+        }
+        #expect(fixture.header.contains(#""version":"1""#))
         let missing = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(relabelled("1.25"), "v2-missing.safetensors")) }
         #expect(missing?.description.contains("end_b") == true, "\(missing.map { "\($0)" } ?? "")")
         let range = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(relabelled("9"), "v2-range.safetensors")) }
@@ -126,15 +140,9 @@ import Testing
 
     /// A format 2 file relabelled as format 3 needs its slope bound, and a sane one.
     @Test func formatThreeNeedsItsSlopeBound() throws {
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/plain-v2.safetensors")
-        let bytes = [UInt8](try Data(contentsOf: fixture))
-        let length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
-        let header = String(decoding: bytes[8..<(8 + length)], as: UTF8.self)
-        func relabelled(_ extra: String) -> [UInt8] {
-            let h = Array(header.replacingOccurrences(of: #""version":"2""#, with: #""version":"3""# + extra).utf8)
-            return (0..<8).map { UInt8((UInt64(h.count) >> (8 * UInt64($0))) & 0xff) } + h + bytes[(8 + length)...]
-        }
-        #expect(header.contains(#""version":"2""#))
+        let fixture = try Relabelling("plain-v2.safetensors")
+        func relabelled(_ extra: String) -> [UInt8] { fixture.replacing(#""version":"2""#, with: #""version":"3""# + extra) }
+        #expect(fixture.header.contains(#""version":"2""#))
         let missing = #expect(throws: EngineError.self) { try HarmonizationModel(path: file(relabelled(""), "v3-missing.safetensors")) }
         #expect(missing?.description.contains("slope_bound") == true, "\(missing.map { "\($0)" } ?? "")")
         let range = #expect(throws: EngineError.self) {
