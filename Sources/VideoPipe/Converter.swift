@@ -55,10 +55,12 @@ final class Converter {
     }
 
     /// Decoded frame -> the pixels of `out` (scaled if the decoded size differs from its size).
-    func toRGB(_ src: UnsafePointer<AVFrame>, into out: VideoFrame, matrix: AVColorSpace, range: AVColorRange) throws {
+    /// `fast: false` takes swscale even where `YUV420ToRGB` applies (tests compare the two).
+    func toRGB(_ src: UnsafePointer<AVFrame>, into out: VideoFrame, matrix: AVColorSpace, range: AVColorRange,
+               fast allowFast: Bool = true) throws {
         let (width, height, layout) = (out.width, out.height, out.layout)
         let format = AVPixelFormat(src.pointee.format)
-        if layout == .rgb8, width == Int(src.pointee.width), height == Int(src.pointee.height),
+        if allowFast, layout == .rgb8, width == Int(src.pointee.width), height == Int(src.pointee.height),
            format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P {
             let full = range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P
             let k: [Int32] = [Int32(matrix.rawValue), full ? 1 : 0]

@@ -59,12 +59,8 @@ struct YUV420ToRGB {
                 let r = ((l &+ rv &* v8) &>> 16).clamped(lowerBound: zero, upperBound: top)
                 let g = ((l &- gu &* u8 &- gv &* v8) &>> 16).clamped(lowerBound: zero, upperBound: top)
                 let b = ((l &+ bu &* u8) &>> 16).clamped(lowerBound: zero, upperBound: top)
-                let o = d + 3 &* x
-                for i in 0..<16 {
-                    o[3 &* i] = UInt8(truncatingIfNeeded: r[i])
-                    o[3 &* i &+ 1] = UInt8(truncatingIfNeeded: g[i])
-                    o[3 &* i &+ 2] = UInt8(truncatingIfNeeded: b[i])
-                }
+                Self.storeInterleaved(SIMD16<UInt8>(truncatingIfNeeded: r), SIMD16<UInt8>(truncatingIfNeeded: g),
+                                      SIMD16<UInt8>(truncatingIfNeeded: b), at: UnsafeMutableRawPointer(d + 3 &* x))
                 x &+= 16
             }
             while x < width {
@@ -77,6 +73,20 @@ struct YUV420ToRGB {
                 x &+= 1
             }
         }
+    }
+
+    /// 16 pixels' R, G and B as 48 bytes RGBRGB..., in three 16-byte stores. Every lane index is a
+    /// constant, so the shuffle stays in registers; indexing the lanes in a loop spilled the vectors
+    /// to the stack and stored byte by byte (60 % of this function's time in a profile).
+    @inline(__always)
+    private static func storeInterleaved(_ r: SIMD16<UInt8>, _ g: SIMD16<UInt8>, _ b: SIMD16<UInt8>,
+                                         at o: UnsafeMutableRawPointer) {
+        let p0 = SIMD16<UInt8>(r[0], g[0], b[0], r[1], g[1], b[1], r[2], g[2], b[2], r[3], g[3], b[3], r[4], g[4], b[4], r[5])
+        let p1 = SIMD16<UInt8>(g[5], b[5], r[6], g[6], b[6], r[7], g[7], b[7], r[8], g[8], b[8], r[9], g[9], b[9], r[10], g[10])
+        let p2 = SIMD16<UInt8>(b[10], r[11], g[11], b[11], r[12], g[12], b[12], r[13], g[13], b[13], r[14], g[14], b[14], r[15], g[15], b[15])
+        o.storeBytes(of: p0, toByteOffset: 0, as: SIMD16<UInt8>.self)
+        o.storeBytes(of: p1, toByteOffset: 16, as: SIMD16<UInt8>.self)
+        o.storeBytes(of: p2, toByteOffset: 32, as: SIMD16<UInt8>.self)
     }
 
     /// Each chroma sample for its two pixels.
