@@ -56,17 +56,24 @@ public struct Box: Sendable, Equatable {
 /// The bounding box of the mask values >= `threshold` (1: everything the mask touches); nil if none.
 public func maskBounds(_ mask: MaskView, threshold: UInt8 = 1) -> Box? {
     var x0 = Int.max, y0 = Int.max, x1 = -1, y1 = -1
+    let width = mask.width
+    let t = SIMD16<UInt8>(repeating: threshold)
     for y in 0..<mask.height {
         let row = mask.data + y * mask.rowBytes
-        var first = -1, last = -1
-        for x in 0..<mask.width where row[x] >= threshold {
-            if first < 0 { first = x }
-            last = x
-        }
-        if first >= 0 {
-            x0 = min(x0, first); x1 = max(x1, last + 1)
-            y0 = min(y0, y); y1 = y + 1
-        }
+        // From the left to the first value at or above the threshold, 16 at a time; an empty row
+        // (most rows of a small mask) is one pass of vector compares.
+        var first = 0
+        while first + 16 <= width,
+              !any(UnsafeRawPointer(row + first).loadUnaligned(as: SIMD16<UInt8>.self) .>= t) { first += 16 }
+        while first < width && row[first] < threshold { first += 1 }
+        guard first < width else { continue }
+        // From the right back to the last one (it exists: `first` is one).
+        var last = width - 1
+        while last - 16 >= first,
+              !any(UnsafeRawPointer(row + last - 15).loadUnaligned(as: SIMD16<UInt8>.self) .>= t) { last -= 16 }
+        while row[last] < threshold { last -= 1 }
+        x0 = min(x0, first); x1 = max(x1, last + 1)
+        y0 = min(y0, y); y1 = y + 1
     }
     return x1 < 0 ? nil : Box(x0: x0, y0: y0, x1: x1, y1: y1)
 }

@@ -339,9 +339,15 @@ func lumaMatte(_ f: UnsafePointer<AVFrame>, width: Int, height: Int, range: AVCo
     var out = [UInt8](repeating: 0, count: width * height)
     let stride = Int(f.pointee.linesize.0)
     out.withUnsafeMutableBufferPointer { dst in
-        for y in 0..<height {
-            let row = plane + y * stride
-            for x in 0..<width { dst[y * width + x] = table[Int(row[x])] }
+        table.withUnsafeBufferPointer { table in
+            for y in 0..<height {
+                let row = plane + y * stride, o = dst.baseAddress! + y * width
+                if full {
+                    o.update(from: row, count: width)
+                } else {
+                    for x in 0..<width { o[x] = table[Int(row[x])] }
+                }
+            }
         }
     }
     return out
