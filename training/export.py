@@ -27,7 +27,7 @@ def metadata(cfg: ModelConfig):
         extra |= {"slope_bound": repr(cfg.slope_bound), "slope_knee": repr(cfg.slope_knee)}
     return {
         "format": FORMAT,
-        "version": str(3 if cfg.slope_bound > 0 else 2 if cfg.free_end else 1),
+        "version": str(VERSION if cfg.slope_bound > 0 else 2 if cfg.free_end else 1),
         "variant": cfg.variant,
         "pieces": str(cfg.pieces),
         "thumbnail": str(cfg.thumbnail),

@@ -316,6 +316,9 @@ struct DecodeDamage {
 /// Makes every decoder stop at the first damaged frame or packet instead of concealing it.
 public func setStrictDecoding(_ on: Bool) { DecodeDamage.strict.store(on, ordering: .relaxed) }
 
+/// Limited-range luma (16-235) to full range (0-255), rounded and clipped.
+private let limitedToFullLuma: [UInt8] = (0..<256).map { UInt8(min(255, max(0, (Double($0 - 16) * 255 / 219).rounded()))) }
+
 /// A mask's matte straight from a decoded picture's luma plane, when it has one of 8 bits at the
 /// frame's size (grey and YUV pictures: the usual mask clip), else nil. Limited-range luma
 /// (16-235) is expanded to 0-255, as a conversion to RGB would; the full YUV -> RGB conversion of
@@ -332,14 +335,10 @@ func lumaMatte(_ f: UnsafePointer<AVFrame>, width: Int, height: Int, range: AVCo
     let isGray = d.nb_components <= 2
     // Grey pictures are full range unless tagged limited; YUV ones limited unless tagged full (or yuvj).
     let full = isGray ? range != AVCOL_RANGE_MPEG : (range == AVCOL_RANGE_JPEG || isJPEGFormat(format))
-    var table = [UInt8](repeating: 0, count: 256)
-    for v in 0..<256 {
-        table[v] = full ? UInt8(v) : UInt8(min(255, max(0, (Double(v - 16) * 255 / 219).rounded())))
-    }
     var out = [UInt8](repeating: 0, count: width * height)
     let stride = Int(f.pointee.linesize.0)
     out.withUnsafeMutableBufferPointer { dst in
-        table.withUnsafeBufferPointer { table in
+        limitedToFullLuma.withUnsafeBufferPointer { table in
             for y in 0..<height {
                 let row = plane + y * stride, o = dst.baseAddress! + y * width
                 if full {
