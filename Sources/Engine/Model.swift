@@ -126,16 +126,25 @@ public final class HarmonizationModel: @unchecked Sendable {
     /// The thumbnails of a frame (nil when the mask is empty: nothing to harmonise).
     public func thumbnails(image: ImageView, mask: MaskView) -> Thumbnails? {
         precondition(image.width == mask.width && image.height == mask.height, "mask and image sizes differ")
+        return thumbnails(width: image.width, height: image.height, mask: mask, stride: image.channels) {
+            image.addRow($0, x0: $1, x1: $2, weight: $3, into: $4)
+        }
+    }
+
+    /// The thumbnails of a picture whose rows `addRow(y, x0, x1, weight, dst)` adds into `dst` as
+    /// `stride` floats a pixel, of which the first 3 are resized.
+    func thumbnails(width: Int, height: Int, mask: MaskView, stride: Int,
+                    addRow: (Int, Int, Int, Float, UnsafeMutablePointer<Float>) -> Void) -> Thumbnails? {
         guard let box = foregroundBox(mask, padding: boxPadding) else { return nil }
-        let whole = Box(x0: 0, y0: 0, x1: image.width, y1: image.height)
+        let whole = Box(x0: 0, y0: 0, x1: width, y1: height)
         var t = Thumbnails(side: side, foreground: .init(repeating: 0, count: 3 * side * side),
                            foregroundMask: .init(repeating: 0, count: side * side),
                            background: .init(repeating: 0, count: 3 * side * side),
                            backgroundMask: .init(repeating: 0, count: side * side))
         for (b, img, msk) in [(box, \Thumbnails.foreground, \Thumbnails.foregroundMask),
                               (whole, \Thumbnails.background, \Thumbnails.backgroundMask)] {
-            resizeAntialiased(box: b, channels: 3, stride: image.channels, side: side, into: &t[keyPath: img]) {
-                image.addRow($0, x0: b.x0, x1: b.x1, weight: $1, into: $2)
+            resizeAntialiased(box: b, channels: 3, stride: stride, side: side, into: &t[keyPath: img]) {
+                addRow($0, b.x0, b.x1, $1, $2)
             }
             resizeAntialiased(box: b, channels: 1, stride: 1, side: side, into: &t[keyPath: msk]) {
                 mask.addRow($0, x0: b.x0, x1: b.x1, weight: $1, into: $2)

@@ -25,21 +25,30 @@ public struct FrameSketch: Sendable {
 
     /// - mask: the frame's mask; nil takes the image's own alpha channel.
     public init(image: ImageView, mask: MaskView?) {
+        self.init(width: image.width, height: image.height, mask: mask, imageAlpha: image.channels == 4 ? image : nil) { x, y in
+            SIMD3(image.sample(x, y, 0), image.sample(x, y, 1), image.sample(x, y, 2))
+        }
+    }
+
+    /// The sketch of a picture whose pixel (x, y) is `rgb(x, y)` in [0, 1]; the alpha comes from
+    /// `mask`, else from `imageAlpha`'s fourth channel, else there is none.
+    init(width: Int, height: Int, mask: MaskView?, imageAlpha: ImageView?, rgb rgbAt: (Int, Int) -> SIMD3<Float>) {
         let n = Self.cells * Self.samplesPerCell
-        let gw = n, gh = max(Self.samplesPerCell, min(n * 2, (n * image.height + image.width / 2) / max(1, image.width)))
+        let gw = n, gh = max(Self.samplesPerCell, min(n * 2, (n * height + width / 2) / max(1, width)))
         let cellsY = (gh + Self.samplesPerCell - 1) / Self.samplesPerCell
         var rgb = [Float](repeating: 0, count: 3 * gw * gh)
         var alpha = [Float](repeating: 0, count: gw * gh)
         for j in 0..<gh {
-            let y = min(image.height - 1, (2 * j + 1) * image.height / (2 * gh))
+            let y = min(height - 1, (2 * j + 1) * height / (2 * gh))
             for i in 0..<gw {
-                let x = min(image.width - 1, (2 * i + 1) * image.width / (2 * gw))
+                let x = min(width - 1, (2 * i + 1) * width / (2 * gw))
                 let k = j * gw + i
-                for c in 0..<3 { rgb[3 * k + c] = image.sample(x, y, c) }
+                let p = rgbAt(x, y)
+                for c in 0..<3 { rgb[3 * k + c] = p[c] }
                 if let mask {
                     alpha[k] = Float(mask.data[y * mask.rowBytes + x]) * (1 / 255)
                 } else {
-                    alpha[k] = image.channels == 4 ? image.sample(x, y, 3) : 0
+                    alpha[k] = imageAlpha?.sample(x, y, 3) ?? 0
                 }
             }
         }
@@ -74,12 +83,12 @@ public struct FrameSketch: Sendable {
         }
         self.colour = colour
         self.coverage = coverage
-        hasMask = alpha.contains { $0 > 0 } || Self.anyCoverage(image: image, mask: mask)
+        hasMask = alpha.contains { $0 > 0 } || Self.anyCoverage(image: imageAlpha, mask: mask)
     }
 
     /// Whether any pixel of the mask (nil: of the image's alpha) is nonzero: the full-resolution
     /// check behind `hasMask`, run only when no sample found the mask (an 8 MB scan at 4K).
-    static func anyCoverage(image: ImageView, mask: MaskView?) -> Bool {
+    static func anyCoverage(image: ImageView?, mask: MaskView?) -> Bool {
         if let mask {
             for y in 0..<mask.height {
                 let row = mask.data + y * mask.rowBytes
@@ -89,7 +98,7 @@ public struct FrameSketch: Sendable {
             }
             return false
         }
-        guard image.channels == 4 else { return false }
+        guard let image, image.channels == 4 else { return false }
         for y in 0..<image.height {
             for x in 0..<image.width where image.sample(x, y, 3) > 0 { return true }
         }

@@ -8,12 +8,14 @@ import Dispatch
 /// table reads and a blend, whatever the curves; only the mask's bounding box is visited.
 public struct CurveRenderer: Sendable {
     /// 8-bit: 256 floats per channel (the curve in 0...255 units, unrounded until the blend).
-    private let table8: [Float]
+    let table8: [Float]
     /// 8-bit, rounded: for pixels the mask covers fully (no blend needed).
     private let table8Rounded: [UInt8]
     /// 16-bit: 65536 entries per channel.
     private let table16: [UInt16]
-    private let deep: Bool
+    let deep: Bool
+    /// 8-bit tables that change no level (strength 0, an empty prediction): nothing to render.
+    let isIdentity: Bool
 
     /// Tables for frames of `bytesPerSample` (1: 8-bit, 2: 16-bit samples holding 10-bit or more).
     public init(curves: ToneCurves, bytesPerSample: Int) {
@@ -29,11 +31,14 @@ public struct CurveRenderer: Sendable {
             table16 = t
             table8 = []
             table8Rounded = []
+            isIdentity = false
         } else {
             let c256 = curves.size == 256 ? curves : curves.resampled(256)
-            table8 = c256.values.map { min(max($0, 0), 1) * 255 }
-            table8Rounded = table8.map { UInt8(min($0 + 0.5, 255)) }
+            let t = c256.values.map { min(max($0, 0), 1) * 255 }
+            table8 = t
+            table8Rounded = t.map { UInt8(min($0 + 0.5, 255)) }
             table16 = []
+            isIdentity = t.indices.allSatisfy { abs(t[$0] - Float($0 % 256)) < 1e-3 }
         }
     }
 

@@ -212,6 +212,9 @@ public struct Harmonize: ParsableCommand {
             opened = try LayerComposite(foreground: fg, background: bg, matte: fgMatte, frameRate: rate)
         } else {
             opened = try openSource(inputName, frameRate: rate)
+            // Video to video: frames stay in the decoder's 4:2:0 planes; only the blocks the mask
+            // touches are converted, and every other sample reaches the encoder as decoded.
+            if !sideBySide, let reader = opened as? MediaReader, Endpoint(output).writesVideo { _ = reader.keepYUV420() }
         }
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")

@@ -27,10 +27,19 @@ struct Harmonizer: Sendable {
         let curves: ToneCurves
     }
 
-    /// The engine's view of a pipeline frame (same pixels, no copy).
+    /// The engine's view of a pipeline frame of a packed layout (same pixels, no copy).
     private static func view(_ frame: VideoFrame) -> ImageView {
         ImageView(width: frame.width, height: frame.height, channels: frame.layout.channels,
                   bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
+    }
+
+    /// The engine's view of a `yuv420p8` frame (its planes, no copy); nil for packed layouts.
+    private static func yuvView(_ frame: VideoFrame) -> YUV420View? {
+        guard frame.layout == .yuv420p8, let yuv = frame.yuv else { return nil }
+        let (luma, lumaRowBytes) = frame.plane(0), (cb, chromaRowBytes) = frame.plane(1), (cr, _) = frame.plane(2)
+        return YUV420View(width: frame.width, height: frame.height, luma: luma, lumaRowBytes: lumaRowBytes,
+                          cb: cb, cr: cr, chromaRowBytes: chromaRowBytes,
+                          matrix: YUVMatrix(kr: yuv.kr, kb: yuv.kb, fullRange: yuv.fullRange))
     }
 
     /// The frame's mask as an 8-bit plane of its size.
@@ -51,6 +60,9 @@ struct Harmonizer: Sendable {
 
     /// A cheap sparse summary of the frame and its mask, for cut detection and key-frame choice.
     func sketch(_ frame: VideoFrame) -> FrameSketch {
+        if let yuv = Self.yuvView(frame) {
+            return Self.withMask(alpha(of: frame), of: frame) { FrameSketch(yuv: yuv, mask: $0) }
+        }
         let image = Self.view(frame)
         // An alpha channel is sampled straight from the frame, without extracting a plane.
         if case .alphaChannel = masks { return FrameSketch(image: image, mask: nil) }
@@ -61,8 +73,11 @@ struct Harmonizer: Sendable {
     func predict(_ frame: VideoFrame, infer: Bool = true) -> Prediction {
         let alpha = alpha(of: frame)
         guard infer else { return Prediction(alpha: alpha, stages: nil, curves: .identity()) }
-        let image = Self.view(frame)
-        guard let thumbs = Self.withMask(alpha, of: frame, { model.thumbnails(image: image, mask: $0) }) else {
+        let yuv = Self.yuvView(frame)
+        guard let thumbs = Self.withMask(alpha, of: frame, { mask in
+            if let yuv { return model.thumbnails(yuv: yuv, mask: mask) }
+            return model.thumbnails(image: Self.view(frame), mask: mask)
+        }) else {
             return Prediction(alpha: alpha, stages: nil, curves: .identity())
         }
         let stages = model.predict(thumbs, label: label)
@@ -72,9 +87,13 @@ struct Harmonizer: Sendable {
 
     /// Renders `curves` into the frame inside its mask (in the in-order stage).
     func render(_ frame: VideoFrame, alpha: [UInt8], curves: ToneCurves) {
-        let image = Self.view(frame)
-        Self.withMask(alpha, of: frame) {
-            CurveRenderer(curves: curves, bytesPerSample: image.bytesPerSample).render(image, mask: $0)
+        let renderer = CurveRenderer(curves: curves, bytesPerSample: frame.layout.bytesPerSample)
+        Self.withMask(alpha, of: frame) { mask in
+            if let yuv = Self.yuvView(frame) {
+                renderer.render(yuv: yuv, mask: mask)
+            } else {
+                renderer.render(Self.view(frame), mask: mask)
+            }
         }
     }
 

@@ -31,27 +31,33 @@ final class Converter {
     private static let fromRGBFlags = SWS_AREA | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP
     // 8-bit 4:2:0 input, the common case, takes `YUV420ToRGB` instead (same result, much faster).
 
+    /// A swscale context for this conversion (kept while the next one is the same). `srcFull` and
+    /// `dstFull` are the ranges of the Y'CbCr sides (RGB is always full).
     private func prepare(srcW: Int32, srcH: Int32, src: AVPixelFormat, dstW: Int32, dstH: Int32,
-                         dst: AVPixelFormat, matrix: AVColorSpace, range: AVColorRange) throws -> OpaquePointer {
+                         dst: AVPixelFormat, matrix: AVColorSpace, srcFull: Bool, dstFull: Bool) throws -> OpaquePointer {
         let srcIsRGB = isRGB(src), dstIsRGB = isRGB(dst)
         // Scaling (a frame of another size) uses a proper filter; same-size conversion uses the above.
         let flags = (srcW != dstW || srcH != dstH) ? SWS_BICUBIC | SWS_ACCURATE_RND
             : (dstIsRGB && !srcIsRGB ? Self.toRGBFlags : Self.fromRGBFlags)
-        let k = [srcW, srcH, src.rawValue, dstW, dstH, dst.rawValue, Int32(matrix.rawValue), Int32(range.rawValue)]
+        let k = [srcW, srcH, src.rawValue, dstW, dstH, dst.rawValue, Int32(matrix.rawValue), srcFull ? 1 : 0, dstFull ? 1 : 0]
         if let context, k == key { return context }
         sws_freeContext(context)
         guard let ctx = sws_getContext(srcW, srcH, src, dstW, dstH, dst, flags, nil, nil, nil) else {
             context = nil
             throw PipeError("", "cannot convert \(pixFmtName(src)) \(srcW)x\(srcH) to \(pixFmtName(dst)) \(dstW)x\(dstH)")
         }
-        let yuvFull: Int32 = (range == AVCOL_RANGE_JPEG || isJPEGFormat(src) || isJPEGFormat(dst)) ? 1 : 0
         let coefficients = sws_getCoefficients(Int32(matrix.rawValue))
         // Parameters: (YUV->RGB table of the source, source range, table of the destination, destination range).
-        sws_setColorspaceDetails(ctx, coefficients, srcIsRGB ? 1 : yuvFull, coefficients, dstIsRGB ? 1 : yuvFull,
+        sws_setColorspaceDetails(ctx, coefficients, srcIsRGB || srcFull ? 1 : 0, coefficients, dstIsRGB || dstFull ? 1 : 0,
                                  0, 1 << 16, 1 << 16)
         context = ctx
         key = k
         return ctx
+    }
+
+    /// Whether Y'CbCr samples of `format` tagged `range` are full range (JPEG formats always are).
+    static func isFullRange(_ format: AVPixelFormat, _ range: AVColorRange) -> Bool {
+        range == AVCOL_RANGE_JPEG || isJPEGFormat(format)
     }
 
     /// Decoded frame -> the pixels of `out` (scaled if the decoded size differs from its size).
@@ -60,9 +66,9 @@ final class Converter {
                fast allowFast: Bool = true) throws {
         let (width, height, layout) = (out.width, out.height, out.layout)
         let format = AVPixelFormat(src.pointee.format)
+        let full = Self.isFullRange(format, range)
         if allowFast, layout == .rgb8, width == Int(src.pointee.width), height == Int(src.pointee.height),
            format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P {
-            let full = range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P
             let k: [Int32] = [Int32(matrix.rawValue), full ? 1 : 0]
             if k != fastKey { fast = YUV420ToRGB(matrix: matrix, fullRange: full); fastKey = k }
             if let fast {
@@ -72,26 +78,79 @@ final class Converter {
                 return
             }
         }
-        let ctx = try prepare(srcW: src.pointee.width, srcH: src.pointee.height,
-                              src: AVPixelFormat(src.pointee.format), dstW: Int32(width), dstH: Int32(height),
-                              dst: layout.avFormat, matrix: matrix, range: range)
-        let srcData = planes(src).map { UnsafePointer($0) }
-        let srcStride = strides(src)
-        let dstData: [UnsafeMutablePointer<UInt8>?] = [out.data.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
-        let dstStride: [Int32] = [Int32(out.rowBytes), 0, 0, 0]
-        sws_scale(ctx, srcData, srcStride, 0, src.pointee.height, dstData, dstStride)
+        try scale(src, into: out, matrix: matrix, srcFull: full, dstFull: true)
     }
 
-    /// Pipeline frame -> `dst` (already allocated with the encoder's format and size).
-    func fromRGB(_ frame: VideoFrame, into dst: UnsafeMutablePointer<AVFrame>, matrix: AVColorSpace,
-                 range: AVColorRange) throws {
+    /// Decoded frame -> a `yuv420p8` frame of the same range: the planes copied as they are when the
+    /// picture is 8-bit 4:2:0 of the frame's size, else converted (a size or format change mid-stream).
+    func toYUV420(_ src: UnsafePointer<AVFrame>, into out: VideoFrame, matrix: AVColorSpace, range: AVColorRange) throws {
+        precondition(out.layout == .yuv420p8)
+        let format = AVPixelFormat(src.pointee.format)
+        let full = out.yuv?.fullRange ?? false
+        if out.width == Int(src.pointee.width), out.height == Int(src.pointee.height),
+           format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P, Self.isFullRange(format, range) == full {
+            let p = planes(src), s = strides(src)
+            for i in 0..<3 {
+                let (dst, pitch) = out.plane(i)
+                let (w, h) = i == 0 ? (out.width, out.height) : ((out.width + 1) / 2, out.chromaHeight)
+                copyPlane(from: p[i]!, Int(s[i]), to: dst, pitch, width: w, height: h)
+            }
+            return
+        }
+        try scale(src, into: out, matrix: matrix, srcFull: Self.isFullRange(format, range), dstFull: full)
+    }
+
+    /// swscale from a decoded picture into `out`'s planes.
+    private func scale(_ src: UnsafePointer<AVFrame>, into out: VideoFrame, matrix: AVColorSpace, srcFull: Bool, dstFull: Bool) throws {
+        let ctx = try prepare(srcW: src.pointee.width, srcH: src.pointee.height,
+                              src: AVPixelFormat(src.pointee.format), dstW: Int32(out.width), dstH: Int32(out.height),
+                              dst: out.layout.avFormat, matrix: matrix, srcFull: srcFull, dstFull: dstFull)
+        let srcData = planes(src).map { UnsafePointer($0) }
+        let (dstData, dstStride) = Self.pointers(out)
+        sws_scale(ctx, srcData, strides(src), 0, src.pointee.height, dstData, dstStride)
+    }
+
+    /// Pipeline frame -> `dst` (already allocated with the encoder's format and size, and of range
+    /// `range`). A `yuv420p8` frame of the same size and range going to 4:2:0 is copied as it is.
+    func fromFrame(_ frame: VideoFrame, into dst: UnsafeMutablePointer<AVFrame>, matrix: AVColorSpace,
+                   range: AVColorRange) throws {
+        let format = AVPixelFormat(dst.pointee.format)
+        let dstFull = Self.isFullRange(format, range)
+        let srcFull = frame.layout.isPlanar ? (frame.yuv?.fullRange ?? false) : true
+        if frame.layout == .yuv420p8, format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P,
+           frame.width == Int(dst.pointee.width), frame.height == Int(dst.pointee.height), srcFull == dstFull {
+            let p = planes(dst), s = strides(dst)
+            for i in 0..<3 {
+                let (src, pitch) = frame.plane(i)
+                let (w, h) = i == 0 ? (frame.width, frame.height) : ((frame.width + 1) / 2, frame.chromaHeight)
+                copyPlane(from: src, pitch, to: p[i]!, Int(s[i]), width: w, height: h)
+            }
+            return
+        }
         let ctx = try prepare(srcW: Int32(frame.width), srcH: Int32(frame.height), src: frame.layout.avFormat,
                               dstW: dst.pointee.width, dstH: dst.pointee.height,
-                              dst: AVPixelFormat(dst.pointee.format), matrix: matrix, range: range)
-        let srcData: [UnsafePointer<UInt8>?] = [UnsafePointer(frame.data.assumingMemoryBound(to: UInt8.self)), nil, nil, nil]
-        let srcStride: [Int32] = [Int32(frame.rowBytes), 0, 0, 0]
-        sws_scale(ctx, srcData, srcStride, 0, Int32(frame.height), planes(dst), strides(dst))
+                              dst: format, matrix: matrix, srcFull: srcFull, dstFull: dstFull)
+        let (srcData, srcStride) = Self.pointers(frame)
+        sws_scale(ctx, srcData.map { UnsafePointer($0) }, srcStride, 0, Int32(frame.height), planes(dst), strides(dst))
     }
+
+    /// A frame's plane pointers and pitches, as swscale takes them.
+    private static func pointers(_ frame: VideoFrame) -> ([UnsafeMutablePointer<UInt8>?], [Int32]) {
+        let count = frame.layout.isPlanar ? 3 : 1
+        var data: [UnsafeMutablePointer<UInt8>?] = [nil, nil, nil, nil]
+        var stride: [Int32] = [0, 0, 0, 0]
+        for i in 0..<count {
+            let (p, pitch) = frame.plane(i)
+            data[i] = p
+            stride[i] = Int32(pitch)
+        }
+        return (data, stride)
+    }
+}
+
+private func copyPlane(from src: UnsafePointer<UInt8>, _ srcPitch: Int, to dst: UnsafeMutablePointer<UInt8>, _ dstPitch: Int,
+                       width: Int, height: Int) {
+    for y in 0..<height { (dst + y * dstPitch).update(from: src + y * srcPitch, count: width) }
 }
 
 func planes(_ f: UnsafePointer<AVFrame>) -> [UnsafeMutablePointer<UInt8>?] {

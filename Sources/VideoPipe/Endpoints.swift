@@ -10,6 +10,14 @@ public enum Endpoint: Equatable, Sendable {
 
     public static let imageExtensions = FolderSource.imageExtensions
 
+    /// A video file or stream (as an output: encoded by `MediaWriter`).
+    public var writesVideo: Bool {
+        switch self {
+        case .video, .standardStream: true
+        default: false
+        }
+    }
+
     /// A single picture (one frame for every frame of a clip).
     public var isStill: Bool {
         if case .image = self { return true }

@@ -153,7 +153,7 @@ final class ImageEncoder {
     /// The file's bytes for one frame.
     func encode(_ frame: VideoFrame, path: String) throws -> Data {
         try check(av_frame_make_writable(picture), path, "cannot get a frame buffer")
-        try converter.fromRGB(frame, into: picture, matrix: info.color.matrix, range: AVCOL_RANGE_JPEG)
+        try converter.fromFrame(frame, into: picture, matrix: info.color.matrix, range: AVCOL_RANGE_JPEG)
         picture.pointee.pts = Int64(frame.index)
         try check(avcodec_send_frame(context, picture), path, "encoding failed")
         var data = Data()

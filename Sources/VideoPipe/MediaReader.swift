@@ -155,6 +155,20 @@ public final class MediaReader: FrameSource {
 
     private var shownPath: String { path == "-" ? "stdin" : path }
 
+    /// Delivers frames in the stream's own 8-bit 4:2:0 planes (`PixelLayout.yuv420p8`) instead of
+    /// converting them to RGB, where the stream is limited-range yuv420p of a matrix the engine
+    /// knows (most video). Call before the first `next()`; false (and no change) otherwise.
+    public func keepYUV420() -> Bool {
+        guard framesOut == 0, info.layout == .rgb8, info.width == streamSize.0, info.height == streamSize.1,
+              !matteOnly, info.sourcePixelFormat == "yuv420p", info.color.range != AVCOL_RANGE_JPEG,
+              let weights = YUV420ToRGB.weights(info.color.matrix) else { return false }
+        info.layout = .yuv420p8
+        yuvWeights = weights
+        return true
+    }
+    /// The matrix's luma weights, for `yuv420p8` frames.
+    private var yuvWeights: (kr: Double, kb: Double)?
+
     public func next() throws -> SourceItem? {
         while true {
             // Frames the decoder already holds come first.
@@ -227,6 +241,7 @@ public final class MediaReader: FrameSource {
         let duration = decoded.pointee.pkt_duration > 0 ? decoded.pointee.pkt_duration : defaultDuration
         let frame = VideoFrame(width: info.width, height: info.height, layout: info.layout,
                                pts: pts, duration: duration, index: framesOut)
+        if let w = yuvWeights { frame.yuv = (w.kr, w.kb, false) }
         let (converters, matrix, path, number) = (self.converters, info.color.matrix, shownPath, framesOut)
         let matteOnly = self.matteOnly
         frame.deferUntilComplete { frame in
@@ -235,7 +250,13 @@ public final class MediaReader: FrameSource {
                 return
             }
             do {
-                try converters.with { try $0.toRGB(picture.pointer, into: frame, matrix: matrix, range: range) }
+                try converters.with {
+                    if frame.layout.isPlanar {
+                        try $0.toYUV420(picture.pointer, into: frame, matrix: matrix, range: range)
+                    } else {
+                        try $0.toRGB(picture.pointer, into: frame, matrix: matrix, range: range)
+                    }
+                }
             } catch let error as PipeError {
                 throw PipeError(path, "frame \(number): \(error.message)")
             }

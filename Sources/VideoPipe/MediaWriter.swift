@@ -174,7 +174,7 @@ public final class MediaWriter: FrameSink {
     public func write(_ frame: VideoFrame) throws {
         let enc = encoder!
         try check(av_frame_make_writable(picture), shown, "frame \(frame.index): cannot get a frame buffer")
-        try converter.fromRGB(frame, into: picture, matrix: info.color.matrix, range: enc.pointee.color_range)
+        try converter.fromFrame(frame, into: picture, matrix: info.color.matrix, range: enc.pointee.color_range)
         var pts = av_rescale_q(frame.pts, info.timeBase.av, enc.pointee.time_base)
         if pts <= lastPts {
             // Encoders reject timestamps that go backwards; nudge them forward by one tick.

@@ -2,15 +2,19 @@ import CFFmpeg
 import NIOConcurrencyHelpers
 
 /// How a frame's pixels are laid out in memory: packed RGB or RGBA, 8 or 16 bits per sample
-/// (16-bit samples are little-endian and hold sources deeper than 8 bits, e.g. 10-bit video).
+/// (16-bit samples are little-endian and hold sources deeper than 8 bits, e.g. 10-bit video), or
+/// 8-bit 4:2:0 Y'CbCr planes as most video is decoded (`yuv420p8`: a source that keeps its own
+/// format, `MediaReader.keepYUV420()`).
 public enum PixelLayout: Sendable, Equatable {
-    case rgb8, rgba8, rgb16, rgba16
+    case rgb8, rgba8, rgb16, rgba16, yuv420p8
 
     public var channels: Int { hasAlpha ? 4 : 3 }
     public var bytesPerSample: Int { isDeep ? 2 : 1 }
-    public var bytesPerPixel: Int { channels * bytesPerSample }
+    /// Bytes per pixel of the (first) plane.
+    public var bytesPerPixel: Int { isPlanar ? 1 : channels * bytesPerSample }
     public var hasAlpha: Bool { self == .rgba8 || self == .rgba16 }
     public var isDeep: Bool { self == .rgb16 || self == .rgba16 }
+    public var isPlanar: Bool { self == .yuv420p8 }
 
     public init(deep: Bool, alpha: Bool) {
         switch (deep, alpha) {
@@ -27,6 +31,7 @@ public enum PixelLayout: Sendable, Equatable {
         case .rgba8: AV_PIX_FMT_RGBA
         case .rgb16: AV_PIX_FMT_RGB48LE
         case .rgba16: AV_PIX_FMT_RGBA64LE
+        case .yuv420p8: AV_PIX_FMT_YUV420P
         }
     }
 
@@ -51,9 +56,15 @@ public final class VideoFrame: @unchecked Sendable {
     public let width: Int
     public let height: Int
     public let layout: PixelLayout
-    /// Bytes from one row to the next (a multiple of 64).
+    /// Bytes from one row to the next (a multiple of 64); of the luma plane in a planar layout.
     public let rowBytes: Int
+    /// The pixels; in a planar layout the luma plane, then Cb and Cr (`plane(_:)`).
     public let data: UnsafeMutableRawPointer
+    /// Planar layouts: bytes from one chroma row to the next (a multiple of 64), and chroma rows.
+    public let chromaRowBytes: Int
+    public let chromaHeight: Int
+    /// Planar layouts: the matrix's luma weights and the range of the Y'CbCr samples.
+    public var yuv: (kr: Double, kb: Double, fullRange: Bool)?
 
     /// Presentation time in the stream's time base (`StreamInfo.timeBase`).
     public var pts: Int64
@@ -78,15 +89,34 @@ public final class VideoFrame: @unchecked Sendable {
         self.height = height
         self.layout = layout
         self.rowBytes = (width * layout.bytesPerPixel + 63) & ~63
-        self.data = FrameBufferPool.shared.take(byteCount: rowBytes * height)
+        if layout.isPlanar {
+            chromaRowBytes = ((width + 1) / 2 + 63) & ~63
+            chromaHeight = (height + 1) / 2
+        } else {
+            chromaRowBytes = 0
+            chromaHeight = 0
+        }
+        self.data = FrameBufferPool.shared.take(byteCount: rowBytes * height + 2 * chromaRowBytes * chromaHeight)
         self.pts = pts
         self.duration = duration
         self.index = index
     }
 
-    deinit { FrameBufferPool.shared.give(data, byteCount: rowBytes * height) }
+    deinit { FrameBufferPool.shared.give(data, byteCount: byteCount) }
 
-    public var byteCount: Int { rowBytes * height }
+    /// The bytes of all planes.
+    public var byteCount: Int { rowBytes * height + 2 * chromaRowBytes * chromaHeight }
+
+    /// Plane `i` (0: luma or packed pixels; 1, 2: Cb, Cr of a planar layout) and its row pitch.
+    public func plane(_ i: Int) -> (data: UnsafeMutablePointer<UInt8>, rowBytes: Int) {
+        let base = data.assumingMemoryBound(to: UInt8.self)
+        switch i {
+        case 0: return (base, rowBytes)
+        default:
+            precondition(layout.isPlanar && i <= 2, "plane \(i) of a \(layout) frame")
+            return (base + rowBytes * height + (i - 1) * chromaRowBytes * chromaHeight, chromaRowBytes)
+        }
+    }
 
     /// Queues a step that fills the pixels (or the matte), for `complete()` to run on the thread
     /// that takes the frame. Called by the source, before it hands the frame on.

@@ -10,7 +10,8 @@ import Testing
         let r = try ws.harmonize([input, "-o", ws.path("out.mkv"), "--codec", "ffv1", "--passthrough"])
         #expect(r.status == 0, "\(r.stderrText)")
         #expect(try ws.probe(ws.path("out.mkv"), ["-select_streams", "v:0", "-show_entries", "stream=codec_name,pix_fmt"]) == "ffv1,yuv420p")
-        try expectSameFrames(ws, input, ws.path("out.mkv"), pixFmt: "yuv420p")
+        // Bit for bit: the decoded planes go to the encoder as they are.
+        #expect(try ws.frames(ws.path("out.mkv"), pixFmt: "yuv420p") == ws.frames(input, pixFmt: "yuv420p"))
         #expect(try ws.frameTimes(ws.path("out.mkv")) == ws.frameTimes(input))
     }
 

@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+
+/// How 8-bit Y'CbCr code values relate to R'G'B': the matrix's luma weights and the range.
+/// (Y' in [0, 1] and Pb, Pr in [-0.5, 0.5], as in BT.601/709/2020.)
+public struct YUVMatrix: Sendable, Equatable {
+    public let kr: Float
+    public let kb: Float
+    public let fullRange: Bool
+
+    /// Y' = y * yScale + yOffset; Pb = (cb - 128) * cScale (Pr likewise).
+    let yScale: Float, yOffset: Float, cScale: Float
+    /// R' = Y' + rPr Pr, G' = Y' - gPb Pb - gPr Pr, B' = Y' + bPb Pb.
+    let rPr: Float, gPb: Float, gPr: Float, bPb: Float
+
+    public init(kr: Double, kb: Double, fullRange: Bool) {
+        let kg = 1 - kr - kb
+        self.kr = Float(kr)
+        self.kb = Float(kb)
+        self.fullRange = fullRange
+        yScale = fullRange ? 1 / 255 : 1 / 219
+        yOffset = fullRange ? 0 : -16 / 219
+        cScale = fullRange ? 1 / 255 : 1 / 224
+        rPr = Float(2 * (1 - kr))
+        gPb = Float(2 * kb * (1 - kb) / kg)
+        gPr = Float(2 * kr * (1 - kr) / kg)
+        bPb = Float(2 * (1 - kb))
+    }
+
+    public var kg: Float { 1 - kr - kb }
+
+    /// R'G'B' in [0, 1] (unclamped) of code values y, cb, cr.
+    @inline(__always)
+    func rgb(_ y: Float, _ cb: Float, _ cr: Float) -> SIMD3<Float> {
+        let l = y * yScale + yOffset, pb = (cb - 128) * cScale, pr = (cr - 128) * cScale
+        return SIMD3(l + rPr * pr, l - gPb * pb - gPr * pr, l + bPb * pb)
+    }
+}
+
+/// An 8-bit 4:2:0 picture as it is decoded: a luma plane and two chroma planes of half the width and
+/// height (rounded up), each chroma sample shared by a 2x2 block of pixels. The engine reads and
+/// writes it without converting the frame: thumbnails are averaged in Y'CbCr and converted at
+/// thumbnail size, and the render converts only the blocks the mask touches. The engine never owns it.
+public struct YUV420View: @unchecked Sendable {
+    public let width: Int
+    public let height: Int
+    public let luma: UnsafeMutablePointer<UInt8>
+    public let lumaRowBytes: Int
+    public let cb: UnsafeMutablePointer<UInt8>
+    public let cr: UnsafeMutablePointer<UInt8>
+    public let chromaRowBytes: Int
+    public let matrix: YUVMatrix
+
+    public init(width: Int, height: Int, luma: UnsafeMutablePointer<UInt8>, lumaRowBytes: Int,
+                cb: UnsafeMutablePointer<UInt8>, cr: UnsafeMutablePointer<UInt8>, chromaRowBytes: Int, matrix: YUVMatrix) {
+        precondition(width > 0 && height > 0 && lumaRowBytes >= width && chromaRowBytes >= (width + 1) / 2)
+        self.width = width
+        self.height = height
+        self.luma = luma
+        self.lumaRowBytes = lumaRowBytes
+        self.cb = cb
+        self.cr = cr
+        self.chromaRowBytes = chromaRowBytes
+        self.matrix = matrix
+    }
+
+    /// R'G'B' of pixel (x, y) in [0, 1], clamped (chroma from its block, as the RGB path replicates it).
+    @inline(__always)
+    func rgb(_ x: Int, _ y: Int) -> SIMD3<Float> {
+        let c = (y >> 1) * chromaRowBytes + (x >> 1)
+        let v = matrix.rgb(Float(luma[y * lumaRowBytes + x]), Float(cb[c]), Float(cr[c]))
+        return v.clamped(lowerBound: SIMD3(repeating: 0), upperBound: SIMD3(repeating: 1))
+    }
+
+    /// Adds `weight` times row `y`, columns [x0, x1), as Y', Pb, Pr triples into `dst` (the affine
+    /// part too: resampling weights sum to 1, so the thumbnail's values are Y', Pb, Pr).
+    func addRow(_ y: Int, x0: Int, x1: Int, weight: Float, into dst: UnsafeMutablePointer<Float>) {
+        let l = luma + y * lumaRowBytes, u = cb + (y >> 1) * chromaRowBytes, v = cr + (y >> 1) * chromaRowBytes
+        let ky = weight * matrix.yScale, oy = weight * matrix.yOffset
+        let kc = weight * matrix.cScale, oc = -128 * kc
+        for i in 0..<(x1 - x0) {
+            let x = x0 + i
+            dst[3 * i] += ky * Float(l[x]) + oy
+            dst[3 * i + 1] += kc * Float(u[x >> 1]) + oc
+            dst[3 * i + 2] += kc * Float(v[x >> 1]) + oc
+        }
+    }
+}
+
+extension HarmonizationModel {
+    /// The thumbnails of a 4:2:0 frame (nil when the mask is empty). Resampling is linear, so the
+    /// thumbnails are resized in Y'CbCr and converted to RGB at 256x256, not the frame at its size;
+    /// they differ from those of the converted frame only by rounding and by where clamping happens.
+    public func thumbnails(yuv: YUV420View, mask: MaskView) -> Thumbnails? {
+        precondition(yuv.width == mask.width && yuv.height == mask.height, "mask and image sizes differ")
+        guard var t = thumbnails(width: yuv.width, height: yuv.height, mask: mask, stride: 3,
+                                 addRow: { yuv.addRow($0, x0: $1, x1: $2, weight: $3, into: $4) }) else { return nil }
+        let m = yuv.matrix, plane = side * side
+        for keyPath in [\Thumbnails.foreground, \Thumbnails.background] {
+            t[keyPath: keyPath].withUnsafeMutableBufferPointer { p in
+                for i in 0..<plane {
+                    let l = p[i], pb = p[plane + i], pr = p[2 * plane + i]
+                    p[i] = min(max(l + m.rPr * pr, 0), 1)
+                    p[plane + i] = min(max(l - m.gPb * pb - m.gPr * pr, 0), 1)
+                    p[2 * plane + i] = min(max(l + m.bPb * pb, 0), 1)
+                }
+            }
+        }
+        return t
+    }
+}
+
+extension FrameSketch {
+    /// The sketch of a 4:2:0 frame and its mask (samples converted one by one).
+    public init(yuv: YUV420View, mask: MaskView) {
+        // Rounded to 8 bits, as a converted frame's samples are (bins would flip at their edges).
+        self.init(width: yuv.width, height: yuv.height, mask: mask, imageAlpha: nil) { x, y in (yuv.rgb(x, y) * 255).rounded(.toNearestOrAwayFromZero) / 255 }
+    }
+}
+
+extension CurveRenderer {
+    /// Renders into a 4:2:0 frame in place, 2x2 block by block, only where the mask is on. Each
+    /// touched pixel is converted to 8-bit RGB (chroma from its block, as the RGB path does), looked
+    /// up and blended as in `render(_:mask:)` (clipped to the RGB cube first), and the change is
+    /// converted back: luma per pixel, the chroma sample by the mean change over its block (the RGB
+    /// path's area average). A block the mask does not touch is not read or written, and neither is
+    /// the luma of a pixel whose mask is 0: those samples stay exactly as decoded.
+    public func render(yuv: YUV420View, mask: MaskView, box: Box? = nil) {
+        precondition(yuv.width == mask.width && yuv.height == mask.height, "mask and image sizes differ")
+        precondition(!deep, "4:2:0 frames are 8-bit")
+        // Identity curves leave the frame exactly as decoded (no clipping to the RGB cube either).
+        guard !isIdentity, let b = box ?? maskBounds(mask), b.width > 0, b.height > 0 else { return }
+        // Whole chroma blocks: even start, end rounded up (the picture's own edge may cut the last).
+        let bx0 = b.x0 >> 1, bx1 = (b.x1 + 1) >> 1, by0 = b.y0 >> 1, by1 = (b.y1 + 1) >> 1
+        let blockRows = by1 - by0
+        let bands = b.width * b.height >= 1 << 18 ? min(blockRows, 4 * System.coreCount) : 1
+        let perBand = (blockRows + bands - 1) / bands
+        DispatchQueue.concurrentPerform(iterations: bands) { i in
+            let r0 = by0 + i * perBand, r1 = min(by1, r0 + perBand)
+            if r0 < r1 { renderBlocks(yuv, mask, bx0: bx0, bx1: bx1, by0: r0, by1: r1) }
+        }
+    }
+
+    private func renderBlocks(_ img: YUV420View, _ mask: MaskView, bx0: Int, bx1: Int, by0: Int, by1: Int) {
+        let m = img.matrix
+        let (kr, kg, kb) = (m.kr, m.kg, m.kb)
+        // Changes of R'G'B' (in 0...255 units) to changes of code values.
+        let lumaK = 1 / (255 * m.yScale), chromaK = 1 / (255 * m.cScale)
+        let cbK = chromaK / (2 * (1 - kb)), crK = chromaK / (2 * (1 - kr))
+        table8.withUnsafeBufferPointer { t in
+            for by in by0..<by1 {
+                let y0 = 2 * by, rows = min(2, img.height - y0)
+                let cbRow = img.cb + by * img.chromaRowBytes, crRow = img.cr + by * img.chromaRowBytes
+                for bx in bx0..<bx1 {
+                    let x0 = 2 * bx, cols = min(2, img.width - x0)
+                    // Quick skip: a block the mask does not touch.
+                    var any: UInt8 = 0
+                    for dy in 0..<rows { for dx in 0..<cols { any |= mask.data[(y0 + dy) * mask.rowBytes + x0 + dx] } }
+                    if any == 0 { continue }
+                    let u = Float(cbRow[bx]), v = Float(crRow[bx])
+                    var sumCb: Float = 0, sumCr: Float = 0
+                    for dy in 0..<rows {
+                        let lumaRow = img.luma + (y0 + dy) * img.lumaRowBytes
+                        let maskRow = mask.data + (y0 + dy) * mask.rowBytes
+                        for dx in 0..<cols {
+                            let am = maskRow[x0 + dx]
+                            if am == 0 { continue }
+                            let yv = lumaRow[x0 + dx]
+                            let raw = m.rgb(Float(yv), u, v) * 255
+                            let c = raw.clamped(lowerBound: SIMD3(repeating: 0), upperBound: SIMD3(repeating: 255))
+                            let r = Int(c.x + 0.5), g = Int(c.y + 0.5), bl = Int(c.z + 0.5)
+                            let a = Float(am) * (1 / 255)
+                            // Curve, blended with the pixel by the mask; the change in 0...255 units.
+                            // What lies outside the RGB cube (chroma overshoot at saturated grain) is
+                            // clipped away under the mask, as the RGB path does: darkening would
+                            // otherwise bring grain into view that the input never showed.
+                            let dR = (t[r] - Float(r) + c.x - raw.x) * a
+                            let dG = (t[256 + g] - Float(g) + c.y - raw.y) * a
+                            let dB = (t[512 + bl] - Float(bl) + c.z - raw.z) * a
+                            let dL = kr * dR + kg * dG + kb * dB
+                            lumaRow[x0 + dx] = UInt8(min(max(Float(yv) + dL * lumaK + 0.5, 0), 255))
+                            sumCb += (dB - dL) * cbK
+                            sumCr += (dR - dL) * crK
+                        }
+                    }
+                    let n = Float(rows * cols)
+                    cbRow[bx] = UInt8(min(max(u + sumCb / n + 0.5, 0), 255))
+                    crRow[bx] = UInt8(min(max(v + sumCr / n + 0.5, 0), 255))
+                }
+            }
+        }
+    }
+}
