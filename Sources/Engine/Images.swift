@@ -124,11 +124,15 @@ struct ResampleAxis {
 /// Vertical first because at a reduction (a 4K frame to 256) it leaves only `side` rows for the
 /// wide horizontal filter, and its work is whole rows of contiguous multiply-adds straight from the
 /// 8-bit samples, which the compiler vectorises (a 4K frame's thumbnails: 54 ms horizontal first, 22 ms).
-func resizeAntialiased(box: Box, channels: Int, stride: Int, side: Int, into out: inout [Float],
+///
+/// `planar`: the row buffers hold `stride` planes of box width instead (channel c of pixel x at
+/// c * width + x), for sources whose channels are easier to add plane by plane (4:2:0).
+func resizeAntialiased(box: Box, channels: Int, stride: Int, side: Int, into out: inout [Float], planar: Bool = false,
                        addRow: (Int, Float, UnsafeMutablePointer<Float>) -> Void) {
     let ax = ResampleAxis(input: box.width, output: side)
     let ay = ResampleAxis(input: box.height, output: side)
     let rowLength = stride * box.width
+    let (pixelStride, channelStride) = planar ? (1, box.width) : (stride, 1)
     var rows = [Float](repeating: 0, count: side * rowLength)
     rows.withUnsafeMutableBufferPointer { rows in
         for j in 0..<side {
@@ -141,10 +145,10 @@ func resizeAntialiased(box: Box, channels: Int, stride: Int, side: Int, into out
                 for c in 0..<channels {
                     let dst = out.baseAddress! + (c * side + j) * side
                     for i in 0..<side {
-                        let s = row + ax.start[i] * stride + c
+                        let s = row + ax.start[i] * pixelStride + c * channelStride
                         var acc: Float = 0
                         ax.weights[i].withUnsafeBufferPointer { w in
-                            for k in 0..<w.count { acc += w[k] * s[k * stride] }
+                            for k in 0..<w.count { acc += w[k] * s[k * pixelStride] }
                         }
                         dst[i] = acc
                     }

@@ -132,8 +132,9 @@ public final class HarmonizationModel: @unchecked Sendable {
     }
 
     /// The thumbnails of a picture whose rows `addRow(y, x0, x1, weight, dst)` adds into `dst` as
-    /// `stride` floats a pixel, of which the first 3 are resized.
-    func thumbnails(width: Int, height: Int, mask: MaskView, stride: Int,
+    /// `stride` floats a pixel (or, `planar`, as `stride` planes of x1 - x0), of which the first 3
+    /// are resized.
+    func thumbnails(width: Int, height: Int, mask: MaskView, stride: Int, planar: Bool = false,
                     addRow: (Int, Int, Int, Float, UnsafeMutablePointer<Float>) -> Void) -> Thumbnails? {
         guard let box = foregroundBox(mask, padding: boxPadding) else { return nil }
         let whole = Box(x0: 0, y0: 0, x1: width, y1: height)
@@ -143,7 +144,7 @@ public final class HarmonizationModel: @unchecked Sendable {
                            backgroundMask: .init(repeating: 0, count: side * side))
         for (b, img, msk) in [(box, \Thumbnails.foreground, \Thumbnails.foregroundMask),
                               (whole, \Thumbnails.background, \Thumbnails.backgroundMask)] {
-            resizeAntialiased(box: b, channels: 3, stride: stride, side: side, into: &t[keyPath: img]) {
+            resizeAntialiased(box: b, channels: 3, stride: stride, side: side, into: &t[keyPath: img], planar: planar) {
                 addRow($0, b.x0, b.x1, $1, $2)
             }
             resizeAntialiased(box: b, channels: 1, stride: 1, side: side, into: &t[keyPath: msk]) {

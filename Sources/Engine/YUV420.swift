@@ -74,17 +74,37 @@ public struct YUV420View: @unchecked Sendable {
         return v.clamped(lowerBound: SIMD3(repeating: 0), upperBound: SIMD3(repeating: 1))
     }
 
-    /// Adds `weight` times row `y`, columns [x0, x1), as Y', Pb, Pr triples into `dst` (the affine
-    /// part too: resampling weights sum to 1, so the thumbnail's values are Y', Pb, Pr).
+    /// Adds `weight` times row `y`, columns [x0, x1), into `dst` as three planes of x1 - x0 floats:
+    /// Y', Pb, Pr (the affine part too: resampling weights sum to 1, so the thumbnail's values are
+    /// Y', Pb, Pr). Chroma is replicated to both pixels of its pair, 16 pixels at a time.
     func addRow(_ y: Int, x0: Int, x1: Int, weight: Float, into dst: UnsafeMutablePointer<Float>) {
-        let l = luma + y * lumaRowBytes, u = cb + (y >> 1) * chromaRowBytes, v = cr + (y >> 1) * chromaRowBytes
+        let n = x1 - x0
+        let l = luma + y * lumaRowBytes + x0
         let ky = weight * matrix.yScale, oy = weight * matrix.yOffset
         let kc = weight * matrix.cScale, oc = -128 * kc
-        for i in 0..<(x1 - x0) {
-            let x = x0 + i
-            dst[3 * i] += ky * Float(l[x]) + oy
-            dst[3 * i + 1] += kc * Float(u[x >> 1]) + oc
-            dst[3 * i + 2] += kc * Float(v[x >> 1]) + oc
+        var i = 0
+        while i + 16 <= n {
+            let v = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(l + i).loadUnaligned(as: SIMD16<UInt8>.self)))
+            let d = UnsafeMutableRawPointer(dst + i)
+            d.storeBytes(of: d.loadUnaligned(as: SIMD16<Float>.self) + v * ky + oy, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n { dst[i] += ky * Float(l[i]) + oy; i += 1 }
+        for (plane, chroma) in [(1, cb), (2, cr)] {
+            let c = chroma + (y >> 1) * chromaRowBytes
+            let out = dst + plane * n
+            var x = x0
+            // A head pixel up to an even column, then pairs of 8 chroma samples -> 16 pixels.
+            if x & 1 == 1 && x < x1 { out[0] += kc * Float(c[x >> 1]) + oc; x += 1 }
+            while x + 16 <= x1 {
+                let v8 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(c + (x >> 1)).loadUnaligned(as: SIMD8<UInt8>.self))) * kc + oc
+                let v16 = SIMD16<Float>(v8[0], v8[0], v8[1], v8[1], v8[2], v8[2], v8[3], v8[3],
+                                        v8[4], v8[4], v8[5], v8[5], v8[6], v8[6], v8[7], v8[7])
+                let d = UnsafeMutableRawPointer(out + (x - x0))
+                d.storeBytes(of: d.loadUnaligned(as: SIMD16<Float>.self) + v16, as: SIMD16<Float>.self)
+                x += 16
+            }
+            while x < x1 { out[x - x0] += kc * Float(c[x >> 1]) + oc; x += 1 }
         }
     }
 }
@@ -95,7 +115,7 @@ extension HarmonizationModel {
     /// they differ from those of the converted frame only by rounding and by where clamping happens.
     public func thumbnails(yuv: YUV420View, mask: MaskView) -> Thumbnails? {
         precondition(yuv.width == mask.width && yuv.height == mask.height, "mask and image sizes differ")
-        guard var t = thumbnails(width: yuv.width, height: yuv.height, mask: mask, stride: 3,
+        guard var t = thumbnails(width: yuv.width, height: yuv.height, mask: mask, stride: 3, planar: true,
                                  addRow: { yuv.addRow($0, x0: $1, x1: $2, weight: $3, into: $4) }) else { return nil }
         let m = yuv.matrix, plane = side * side
         for keyPath in [\Thumbnails.foreground, \Thumbnails.background] {
