@@ -202,8 +202,9 @@ struct Backbone {
         fires = try spec.map { try Fire(file, "features.\($0.0)", inChannels: $0.1, squeeze: $0.2, expand: $0.3) }
     }
 
-    /// Buffer sizes for a batch of `batch` thumbnails of `side` x `side`.
-    func scratch(batch: Int, side: Int) -> Scratch {
+    /// Buffer sizes for a batch of `batch` thumbnails of `side` x `side`, with room for `images`
+    /// thumbnails in and their features out.
+    func scratch(batch: Int, side: Int, images: Int) -> Scratch {
         var s = Shape(channels: 3, batch: batch, height: side, width: side)
         var activation = s.count, squeeze = 0, columns = conv.columnCount(s)
         s = conv.outputShape(s)
@@ -218,8 +219,8 @@ struct Backbone {
             if Self.poolAfterFire.contains(i) { s = maxPoolShape(s) }
         }
         let scratch = Scratch(activation: activation, squeeze: squeeze, columns: columns)
-        scratch.input = [Float](repeating: 0, count: batch * 3 * side * side)
-        scratch.features = [Float](repeating: 0, count: batch * Self.features)
+        scratch.input = [Float](repeating: 0, count: max(batch, images) * 3 * side * side)
+        scratch.features = [Float](repeating: 0, count: max(batch, images) * Self.features)
         scratch.thumbnail = [Float](repeating: 0, count: 3 * side * side)
         return scratch
     }

@@ -18,9 +18,36 @@ struct Harmonizer: Sendable {
     let label: SemanticLabel
     let strength: Float
 
+    /// The part of a frame's mask the render needs: the mask's bounding box, widened to even
+    /// coordinates (whole 4:2:0 chroma blocks), and the mask values inside it. A frame waits for its
+    /// render behind the smoothing window and the next inferred frame (20-odd frames); a mask of its
+    /// full size (2 MB at 1080p) would be held all that time for a box that is often a tenth of it.
+    struct MaskCrop: Sendable {
+        let box: Box?               // nil: the mask is empty
+        let values: [UInt8]         // box.width x box.height
+
+        init(_ alpha: [UInt8], width: Int, height: Int) {
+            let bounds = alpha.withUnsafeBufferPointer {
+                maskBounds(MaskView(width: width, height: height, rowBytes: width, data: $0.baseAddress!))
+            }
+            guard let b = bounds else { box = nil; values = []; return }
+            let even = Box(x0: b.x0 & ~1, y0: b.y0 & ~1, x1: min(width, (b.x1 + 1) & ~1), y1: min(height, (b.y1 + 1) & ~1))
+            var values = [UInt8](repeating: 0, count: even.width * even.height)
+            values.withUnsafeMutableBufferPointer { dst in
+                alpha.withUnsafeBufferPointer { src in
+                    for y in 0..<even.height {
+                        (dst.baseAddress! + y * even.width).update(from: src.baseAddress! + (even.y0 + y) * width + even.x0, count: even.width)
+                    }
+                }
+            }
+            box = even
+            self.values = values
+        }
+    }
+
     /// What a worker finds for a frame, for the in-order stage that smooths and renders.
     struct Prediction: Sendable {
-        let alpha: [UInt8]
+        let mask: MaskCrop
         /// The network's curve stages; nil when it did not run (an empty mask, or a frame between
         /// inferred ones).
         let stages: [CurveParameters]?
@@ -33,12 +60,23 @@ struct Harmonizer: Sendable {
                   bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes, data: frame.data)
     }
 
-    /// The engine's view of a `yuv420p8` frame (its planes, no copy); nil for packed layouts.
-    private static func yuvView(_ frame: VideoFrame) -> YUV420View? {
+    /// The engine's view of a packed frame's box (even x0 and y0).
+    private static func view(_ frame: VideoFrame, box b: Box) -> ImageView {
+        ImageView(width: b.width, height: b.height, channels: frame.layout.channels,
+                  bytesPerSample: frame.layout.bytesPerSample, rowBytes: frame.rowBytes,
+                  data: frame.data + b.y0 * frame.rowBytes + b.x0 * frame.layout.bytesPerPixel)
+    }
+
+    /// The engine's view of a `yuv420p8` frame (its planes, no copy), or of its `box` (even x0 and
+    /// y0, so that the box starts on a chroma sample); nil for packed layouts.
+    private static func yuvView(_ frame: VideoFrame, box: Box? = nil) -> YUV420View? {
         guard frame.layout == .yuv420p8, let yuv = frame.yuv else { return nil }
+        let b = box ?? Box(x0: 0, y0: 0, x1: frame.width, y1: frame.height)
+        precondition(b.x0 & 1 == 0 && b.y0 & 1 == 0, "a 4:2:0 view starts on a chroma sample")
         let (luma, lumaRowBytes) = frame.plane(0), (cb, chromaRowBytes) = frame.plane(1), (cr, _) = frame.plane(2)
-        return YUV420View(width: frame.width, height: frame.height, luma: luma, lumaRowBytes: lumaRowBytes,
-                          cb: cb, cr: cr, chromaRowBytes: chromaRowBytes,
+        let chroma = (b.y0 / 2) * chromaRowBytes + b.x0 / 2
+        return YUV420View(width: b.width, height: b.height, luma: luma + b.y0 * lumaRowBytes + b.x0, lumaRowBytes: lumaRowBytes,
+                          cb: cb + chroma, cr: cr + chroma, chromaRowBytes: chromaRowBytes,
                           matrix: YUVMatrix(kr: yuv.kr, kb: yuv.kb, fullRange: yuv.fullRange))
     }
 
@@ -70,29 +108,34 @@ struct Harmonizer: Sendable {
     }
 
     /// Runs the network on a frame when `infer` (on a worker thread); the pixels are not changed here.
+    /// The frame's full-size matte is let go: from here on only the prediction's crop of it is needed.
     func predict(_ frame: VideoFrame, infer: Bool = true) -> Prediction {
         let alpha = alpha(of: frame)
-        guard infer else { return Prediction(alpha: alpha, stages: nil, curves: .identity()) }
+        frame.matte = nil
+        let crop = MaskCrop(alpha, width: frame.width, height: frame.height)
+        guard infer, crop.box != nil else { return Prediction(mask: crop, stages: nil, curves: .identity()) }
         let yuv = Self.yuvView(frame)
         guard let thumbs = Self.withMask(alpha, of: frame, { mask in
             if let yuv { return model.thumbnails(yuv: yuv, mask: mask) }
             return model.thumbnails(image: Self.view(frame), mask: mask)
         }) else {
-            return Prediction(alpha: alpha, stages: nil, curves: .identity())
+            return Prediction(mask: crop, stages: nil, curves: .identity())
         }
         let stages = model.predict(thumbs, label: label)
         let curves = ToneCurves(composing: stages)
-        return Prediction(alpha: alpha, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves)
+        return Prediction(mask: crop, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves)
     }
 
     /// Renders `curves` into the frame inside its mask (in the in-order stage).
-    func render(_ frame: VideoFrame, alpha: [UInt8], curves: ToneCurves) {
+    func render(_ frame: VideoFrame, mask: MaskCrop, curves: ToneCurves) {
+        guard let b = mask.box else { return }
         let renderer = CurveRenderer(curves: curves, bytesPerSample: frame.layout.bytesPerSample)
-        Self.withMask(alpha, of: frame) { mask in
-            if let yuv = Self.yuvView(frame) {
-                renderer.render(yuv: yuv, mask: mask)
+        mask.values.withUnsafeBufferPointer { m in
+            let view = MaskView(width: b.width, height: b.height, rowBytes: b.width, data: m.baseAddress!)
+            if let yuv = Self.yuvView(frame, box: b) {
+                renderer.render(yuv: yuv, mask: view)
             } else {
-                renderer.render(Self.view(frame), mask: mask)
+                renderer.render(Self.view(frame, box: b), mask: view)
             }
         }
     }

@@ -138,7 +138,7 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
                 curves = guarded.curves
             }
             let start = DispatchTime.now().uptimeNanoseconds
-            harmonizer.render(frame, alpha: p.alpha, curves: curves)
+            harmonizer.render(frame, mask: p.mask, curves: curves)
             renderSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if let pair {
                 SmoothingSink.copy(frame, into: pair, at: frame.width)

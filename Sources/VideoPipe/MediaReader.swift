@@ -87,7 +87,9 @@ public final class MediaReader: FrameSource {
         decoder = avcodec_alloc_context3(codec)
         avcodec_parameters_to_context(decoder, par)
         decoder!.pointee.pkt_timebase = st.pointee.time_base
-        decoder!.pointee.thread_count = 0
+        // A mask clip decodes on one thread: its pictures are flat and cheap to decode, and frame
+        // threads would each hold decoded pictures of their own (tens of MB at 1080p).
+        decoder!.pointee.thread_count = matteOnly ? 1 : 0
         ret = avcodec_open2(decoder, codec, nil)
         if ret < 0 {
             avcodec_free_context(&decoder)
@@ -239,14 +241,15 @@ public final class MediaReader: FrameSource {
         var pts = decoded.pointee.best_effort_timestamp
         if pts == AV_NOPTS { pts = nextPts }
         let duration = decoded.pointee.pkt_duration > 0 ? decoded.pointee.pkt_duration : defaultDuration
+        // A mask frame whose matte is its luma plane needs no pixels of its own.
+        let matteOnly = self.matteOnly && hasLumaMatte(picture.pointer, width: info.width, height: info.height)
         let frame = VideoFrame(width: info.width, height: info.height, layout: info.layout,
-                               pts: pts, duration: duration, index: framesOut)
+                               pts: pts, duration: duration, index: framesOut, pixels: !matteOnly)
         if let w = yuvWeights { frame.yuv = (w.kr, w.kb, false) }
         let (converters, matrix, path, number) = (self.converters, info.color.matrix, shownPath, framesOut)
-        let matteOnly = self.matteOnly
         frame.deferUntilComplete { frame in
-            if matteOnly, let plane = lumaMatte(picture.pointer, width: frame.width, height: frame.height, range: range) {
-                frame.matte = plane
+            if matteOnly {
+                frame.matte = lumaMatte(picture.pointer, width: frame.width, height: frame.height, range: range)
                 return
             }
             do {
@@ -337,6 +340,16 @@ struct DecodeDamage {
 /// Makes every decoder stop at the first damaged frame or packet instead of concealing it.
 public func setStrictDecoding(_ on: Bool) { DecodeDamage.strict.store(on, ordering: .relaxed) }
 
+/// Whether `lumaMatte` takes this picture: an 8-bit luma (or grey) plane of the frame's size.
+func hasLumaMatte(_ f: UnsafePointer<AVFrame>, width: Int, height: Int) -> Bool {
+    guard Int(f.pointee.width) == width, Int(f.pointee.height) == height, f.pointee.data.0 != nil,
+          let desc = av_pix_fmt_desc_get(AVPixelFormat(f.pointee.format)) else { return false }
+    let d = desc.pointee
+    let unsupported = UInt64(AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_FLOAT)
+    return d.flags & unsupported == 0 && d.comp.0.plane == 0 && d.comp.0.step == 1 && d.comp.0.offset == 0
+        && d.comp.0.shift == 0 && d.comp.0.depth == 8
+}
+
 /// Limited-range luma (16-235) to full range (0-255), rounded and clipped.
 private let limitedToFullLuma: [UInt8] = (0..<256).map { UInt8(min(255, max(0, (Double($0 - 16) * 255 / 219).rounded()))) }
 
@@ -346,14 +359,9 @@ private let limitedToFullLuma: [UInt8] = (0..<256).map { UInt8(min(255, max(0, (
 /// the whole frame and the weighted sum back to one channel are skipped. The Y plane is the luma of
 /// the stream's own matrix: for a grey mask, its grey value.
 func lumaMatte(_ f: UnsafePointer<AVFrame>, width: Int, height: Int, range: AVColorRange) -> [UInt8]? {
+    guard hasLumaMatte(f, width: width, height: height), let plane = f.pointee.data.0 else { return nil }
     let format = AVPixelFormat(f.pointee.format)
-    guard Int(f.pointee.width) == width, Int(f.pointee.height) == height, let plane = f.pointee.data.0,
-          let desc = av_pix_fmt_desc_get(format) else { return nil }
-    let d = desc.pointee
-    let unsupported = UInt64(AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_FLOAT)
-    guard d.flags & unsupported == 0, d.comp.0.plane == 0, d.comp.0.step == 1, d.comp.0.offset == 0,
-          d.comp.0.shift == 0, d.comp.0.depth == 8 else { return nil }
-    let isGray = d.nb_components <= 2
+    let isGray = av_pix_fmt_desc_get(format)!.pointee.nb_components <= 2
     // Grey pictures are full range unless tagged limited; YUV ones limited unless tagged full (or yuvj).
     let full = isGray ? range != AVCOL_RANGE_MPEG : (range == AVCOL_RANGE_JPEG || isJPEGFormat(format))
     var out = [UInt8](repeating: 0, count: width * height)

@@ -83,13 +83,16 @@ public final class VideoFrame: @unchecked Sendable {
     /// completed by two workers at once; the second waits and finds it done.
     private let completion = NIOLock()
 
-    public init(width: Int, height: Int, layout: PixelLayout, pts: Int64 = 0, duration: Int64 = 0, index: Int = 0) {
+    /// - pixels: false for a frame that carries only its `matte` (a mask clip's frame): no pixel
+    ///   buffer (`byteCount` 0); its pixels must not be read.
+    public init(width: Int, height: Int, layout: PixelLayout, pts: Int64 = 0, duration: Int64 = 0, index: Int = 0,
+                pixels: Bool = true) {
         precondition(width > 0 && height > 0, "frame size must be positive")
         self.width = width
         self.height = height
         self.layout = layout
-        self.rowBytes = (width * layout.bytesPerPixel + 63) & ~63
-        if layout.isPlanar {
+        self.rowBytes = pixels ? (width * layout.bytesPerPixel + 63) & ~63 : 0
+        if layout.isPlanar && pixels {
             chromaRowBytes = ((width + 1) / 2 + 63) & ~63
             chromaHeight = (height + 1) / 2
         } else {
@@ -167,6 +170,7 @@ final class FrameBufferPool: @unchecked Sendable {
     }
 
     func take(byteCount: Int) -> UnsafeMutableRawPointer {
+        if byteCount == 0 { return UnsafeMutableRawPointer.allocate(byteCount: 0, alignment: 64) }
         let reused = free.withLockedValue { state -> UnsafeMutableRawPointer? in
             guard let buffer = state.buffers[byteCount]?.popLast() else { return nil }
             state.bytes -= byteCount
@@ -176,6 +180,7 @@ final class FrameBufferPool: @unchecked Sendable {
     }
 
     func give(_ buffer: UnsafeMutableRawPointer, byteCount: Int) {
+        if byteCount == 0 { return buffer.deallocate() }
         let kept = free.withLockedValue { state -> Bool in
             guard state.bytes + byteCount <= limit else { return false }
             state.buffers[byteCount, default: []].append(buffer)
