@@ -23,10 +23,9 @@ let package = Package(
             name: "CFFmpeg", path: "Sources/CFFmpeg",
             pkgConfig: "libavformat libavcodec libswscale libavutil",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
-        .systemLibrary(
-            name: "COpenBLAS", path: "Sources/COpenBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS (Debian's libopenblas0, headers from libopenblas-dev), loaded on first use with
+        // kernels chosen for the CPU: its own pick predates the newest CPUs.
+        .target(name: "COpenBLAS", path: "Sources/COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
 
         // Frames in and out: demux/decode, encode/mux, sources, sinks, the streaming pipeline.
         .target(name: "VideoPipe", dependencies: ["CFFmpeg", locks]),

@@ -55,10 +55,23 @@ public final class HarmonizationModel: @unchecked Sendable {
     /// use every core. An OPENBLAS_NUM_THREADS in the environment is the user's choice and wins.
     public static func setMatrixThreads(_ count: Int) {
         if let env = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"], !env.isEmpty { return }
-        openblas_set_num_threads(Int32(max(1, count)))
+        guard hz_blas_load() == 0 else { return }     // the model's init reports why
+        hz_blas_set_threads(Int32(max(1, count)))
     }
 
+    /// The OpenBLAS kernels in use ("SkylakeX", "Haswell", ...; "not loaded" before the first
+    /// model), and whether the engine chose them for this CPU (COpenBLAS: OpenBLAS 0.3.21's own pick
+    /// falls back to generic SSE3 kernels on CPUs newer than it) rather than OpenBLAS itself or the
+    /// user's OPENBLAS_CORETYPE.
+    public static var matrixKernels: (name: String, chosenHere: Bool) {
+        (String(cString: hz_blas_corename()), hz_blas_kernels_chosen() != nil)
+    }
+
+    /// What the CPU's vector units allow: 2 for AVX-512, 1 for AVX2 with FMA, 0 otherwise.
+    public static var cpuVectorLevel: Int { Int(hz_cpu_vector_level()) }
+
     public init(path: String) throws {
+        guard hz_blas_load() == 0 else { throw EngineError(path, String(cString: hz_blas_error())) }
         let file = try SafetensorsFile(path: path)
         self.path = path
         let m = file.metadata

@@ -74,8 +74,7 @@ struct Conv2d {
             b = UnsafePointer(columns)
         }
         weight.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(n), Int32(k),
-                        1, w.baseAddress, Int32(k), b, Int32(n), 0, output, Int32(n))
+            hz_sgemm(Int32(outChannels), Int32(n), Int32(k), w.baseAddress, b, output)
         }
         for c in 0..<outChannels {
             let row = output + c * n
@@ -280,8 +279,7 @@ struct Linear {
     func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         for i in 0..<outFeatures { y[i] += bias[i] }
         weight.withUnsafeBufferPointer { w in
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, w.baseAddress,
-                        Int32(inFeatures), x, 1, 1, y, 1)
+            hz_sgemv_accumulate(Int32(outFeatures), Int32(inFeatures), w.baseAddress, x, y)
         }
     }
 }

@@ -237,7 +237,9 @@ public struct Harmonize: ParsableCommand {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let workers = threads ?? cores
         // Each worker's network runs on its own thread; a single picture has the cores to itself.
-        HarmonizationModel.setMatrixThreads(source.info.expectedFrames == 1 ? cores : max(1, cores / workers))
+        if harmonizer != nil {
+            HarmonizationModel.setMatrixThreads(source.info.expectedFrames == 1 ? cores : max(1, cores / workers))
+        }
         var pipeline: Pipeline
         var sink: FrameSink = output
         var smoothingSink: SmoothingSink?

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import VideoPipe
 
@@ -25,6 +26,11 @@ enum StatsReport {
         let ours = s.decode.cpu + s.work.cpu + s.write.cpu
         lines.append(String(format: "  CPU: %.2f s for the process, %.0f %% of %d cores over the run; %.2f s in the stages' threads, %.2f s in FFmpeg's and OpenBLAS's own",
                             s.processCPU, wall > 0 ? 100 * s.processCPU / (Double(cores) * wall) : 0, cores, ours, max(0, s.processCPU - ours)))
+        let kernels = HarmonizationModel.matrixKernels
+        if kernels.name != "not loaded" {
+            let why = kernels.chosenHere ? "chosen for this CPU" : ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil ? "OPENBLAS_CORETYPE" : "OpenBLAS's own pick"
+            lines.append("  network's matrix products: OpenBLAS \(kernels.name) kernels (\(why))")
+        }
         let busiest = [s.decode, s.work, s.write].max { $0.load(over: wall) < $1.load(over: wall) }!
         lines.append(String(format: "  busiest: %@ (%.0f %% of %@)", busiest.name as NSString, 100 * busiest.load(over: wall),
                             busiest.threads == 1 ? "its thread" : "its \(busiest.threads) threads"))
