@@ -169,38 +169,73 @@ extension CurveRenderer {
         // Changes of R'G'B' (in 0...255 units) to changes of code values.
         let lumaK = 1 / (255 * m.yScale), chromaK = 1 / (255 * m.cScale)
         let cbK = chromaK / (2 * (1 - kb)), crK = chromaK / (2 * (1 - kr))
-        table8.withUnsafeBufferPointer { t in
+        // R'G'B' in 0...255 units: a luma term per pixel plus a chroma term per block.
+        let ys = 255 * m.yScale, yo = 255 * m.yOffset, cs = 255 * m.cScale
+        // t[v] - v: the change the curve makes at each rounded input level.
+        let delta = (0..<768).map { table8[$0] - Float($0 & 255) }
+        delta.withUnsafeBufferPointer { d in
+            let d = d.baseAddress!
             for by in by0..<by1 {
                 let y0 = 2 * by, rows = min(2, img.height - y0)
                 let cbRow = img.cb + by * img.chromaRowBytes, crRow = img.cr + by * img.chromaRowBytes
+                let mask0 = mask.data + y0 * mask.rowBytes, mask1 = mask0 + (rows - 1) * mask.rowBytes
+                let luma0 = img.luma + y0 * img.lumaRowBytes, luma1 = luma0 + (rows - 1) * img.lumaRowBytes
                 for bx in bx0..<bx1 {
                     let x0 = 2 * bx, cols = min(2, img.width - x0)
                     // Quick skip: a block the mask does not touch.
-                    var any: UInt8 = 0
-                    for dy in 0..<rows { for dx in 0..<cols { any |= mask.data[(y0 + dy) * mask.rowBytes + x0 + dx] } }
-                    if any == 0 { continue }
+                    if mask0[x0] | mask1[x0] | mask0[x0 + cols - 1] | mask1[x0 + cols - 1] == 0 { continue }
                     let u = Float(cbRow[bx]), v = Float(crRow[bx])
+                    let pb = (u - 128) * cs, pr = (v - 128) * cs
+                    let cR = m.rPr * pr, cG = -(m.gPb * pb) - m.gPr * pr, cB = m.bPb * pb
+                    if rows == 2 && cols == 2 {
+                        // A whole block: its four pixels as one vector (they share the chroma). A
+                        // pixel whose mask is 0 gets a change of exactly 0: its luma is rewritten unchanged.
+                        let yv = SIMD4<Float>(Float(luma0[x0]), Float(luma0[x0 + 1]), Float(luma1[x0]), Float(luma1[x0 + 1]))
+                        let a = SIMD4<Float>(Float(mask0[x0]), Float(mask0[x0 + 1]), Float(mask1[x0]), Float(mask1[x0 + 1])) * (1 / 255)
+                        let l = yv * ys + yo
+                        let rawR = l + cR, rawG = l + cG, rawB = l + cB
+                        let cr = clamp255(rawR), cg = clamp255(rawG), cb = clamp255(rawB)
+                        // Lane by lane: the standard library's vector conversions are generic loops.
+                        let rh = cr + 0.5, gh = cg + 0.5, bh = cb + 0.5
+                        let r0 = Int(rh[0]), r1 = Int(rh[1]), r2 = Int(rh[2]), r3 = Int(rh[3])
+                        let g0 = Int(gh[0]), g1 = Int(gh[1]), g2 = Int(gh[2]), g3 = Int(gh[3])
+                        let b0 = Int(bh[0]), b1 = Int(bh[1]), b2 = Int(bh[2]), b3 = Int(bh[3])
+                        // The curve minus the rounded input: t[v] - v, tabled (tDelta).
+                        let tr = SIMD4<Float>(d[r0], d[r1], d[r2], d[r3])
+                        let tg = SIMD4<Float>(d[256 + g0], d[256 + g1], d[256 + g2], d[256 + g3])
+                        let tb = SIMD4<Float>(d[512 + b0], d[512 + b1], d[512 + b2], d[512 + b3])
+                        let dR = (tr + cr - rawR) * a
+                        let dG = (tg + cg - rawG) * a
+                        let dB = (tb + cb - rawB) * a
+                        let dL = kr * dR + kg * dG + kb * dB
+                        let out = clamp255(yv + dL * lumaK + 0.5)
+                        luma0[x0] = UInt8(out[0]); luma0[x0 + 1] = UInt8(out[1])
+                        luma1[x0] = UInt8(out[2]); luma1[x0 + 1] = UInt8(out[3])
+                        cbRow[bx] = UInt8(min(max(u + ((dB - dL).sum() * cbK) / 4 + 0.5, 0), 255))
+                        crRow[bx] = UInt8(min(max(v + ((dR - dL).sum() * crK) / 4 + 0.5, 0), 255))
+                        continue
+                    }
                     var sumCb: Float = 0, sumCr: Float = 0
                     for dy in 0..<rows {
-                        let lumaRow = img.luma + (y0 + dy) * img.lumaRowBytes
-                        let maskRow = mask.data + (y0 + dy) * mask.rowBytes
+                        let lumaRow = dy == 0 ? luma0 : luma1, maskRow = dy == 0 ? mask0 : mask1
                         for dx in 0..<cols {
                             let am = maskRow[x0 + dx]
                             if am == 0 { continue }
-                            let yv = lumaRow[x0 + dx]
-                            let raw = m.rgb(Float(yv), u, v) * 255
-                            let c = raw.clamped(lowerBound: SIMD3(repeating: 0), upperBound: SIMD3(repeating: 255))
-                            let r = Int(c.x + 0.5), g = Int(c.y + 0.5), bl = Int(c.z + 0.5)
+                            let yv = Float(lumaRow[x0 + dx])
+                            let l = yv * ys + yo
+                            let rawR = l + cR, rawG = l + cG, rawB = l + cB
+                            let cr = min(max(rawR, 0), 255), cg = min(max(rawG, 0), 255), cb = min(max(rawB, 0), 255)
+                            let r = Int(cr + 0.5), g = Int(cg + 0.5), bl = Int(cb + 0.5)
                             let a = Float(am) * (1 / 255)
                             // Curve, blended with the pixel by the mask; the change in 0...255 units.
                             // What lies outside the RGB cube (chroma overshoot at saturated grain) is
                             // clipped away under the mask, as the RGB path does: darkening would
                             // otherwise bring grain into view that the input never showed.
-                            let dR = (t[r] - Float(r) + c.x - raw.x) * a
-                            let dG = (t[256 + g] - Float(g) + c.y - raw.y) * a
-                            let dB = (t[512 + bl] - Float(bl) + c.z - raw.z) * a
+                            let dR = (d[r] + cr - rawR) * a
+                            let dG = (d[256 + g] + cg - rawG) * a
+                            let dB = (d[512 + bl] + cb - rawB) * a
                             let dL = kr * dR + kg * dG + kb * dB
-                            lumaRow[x0 + dx] = UInt8(min(max(Float(yv) + dL * lumaK + 0.5, 0), 255))
+                            lumaRow[x0 + dx] = UInt8(min(max(yv + dL * lumaK + 0.5, 0), 255))
                             sumCb += (dB - dL) * cbK
                             sumCr += (dR - dL) * crK
                         }
@@ -212,4 +247,10 @@ extension CurveRenderer {
             }
         }
     }
+}
+
+/// Each lane clamped to 0...255 (the standard library's `clamped` on vectors is a generic call).
+@inline(__always)
+private func clamp255(_ v: SIMD4<Float>) -> SIMD4<Float> {
+    SIMD4(min(max(v[0], 0), 255), min(max(v[1], 0), 255), min(max(v[2], 0), 255), min(max(v[3], 0), 255))
 }

@@ -50,9 +50,23 @@ pixels.withUnsafeMutableBytes { px in
         let curves = ToneCurves(model.predict(thumbs)[0])
         let renderer = CurveRenderer(curves: curves, bytesPerSample: 1)
         let render = median(runs) { renderer.render(image, mask: view) }
+        // The same frame as decoded video holds it: 8-bit 4:2:0, BT.709 limited range.
+        var luma = [UInt8](repeating: 0, count: w * h)
+        var chroma = [UInt8](repeating: 0, count: 2 * (w / 2) * (h / 2))
+        for y in 0..<h { for x in 0..<w { luma[y * w + x] = UInt8(16 + (x + 2 * y) * 219 / (w + 2 * h)) } }
+        for i in 0..<chroma.count { chroma[i] = UInt8(64 + (i * 7) % 128) }
+        let renderYUV = luma.withUnsafeMutableBufferPointer { l in
+            chroma.withUnsafeMutableBufferPointer { c in
+                let yuv = YUV420View(width: w, height: h, luma: l.baseAddress!, lumaRowBytes: w, cb: c.baseAddress!,
+                                     cr: c.baseAddress! + (w / 2) * (h / 2), chromaRowBytes: w / 2,
+                                     matrix: YUVMatrix(kr: 0.2126, kb: 0.0722, fullRange: false))
+                return median(runs) { renderer.render(yuv: yuv, mask: view) }
+            }
+        }
         print("inference_ms \(inference)")
         print("thumbnails_4k_ms \(prepare)")
         print("render_4k_ms \(render)")
         print("render_4k_mpix_per_s \(Double(w * h) / render / 1000)")
+        print("render_4k_yuv420_ms \(renderYUV)")
     }
 }
