@@ -151,6 +151,7 @@ printf '  inference, 2 x 256x256 thumbnails: %.1f ms vs PyTorch %.1f ms, ratio %
     "$inf" "$tinf" "$(echo "$inf / $tinf" | bc -l)"
 printf '  render 3840x2160: %.1f ms (%.0f Mpix/s) vs the reference loop over the 64 pieces %.0f ms: %.0fx faster (target >= 20x)\n' \
     "$ren" "$(get "$swift_out" render_4k_mpix_per_s)" "$tren" "$(echo "$tren / $ren" | bc -l)"
+printf '  render 3840x2160 4:2:0 (as decoded video; the chroma per 2x2 block): %.1f ms\n' "$(get "$swift_out" render_4k_yuv420_ms)"
 thu=$(get "$swift_out" thumbnails_4k_ms); tthu=$(get "$torch_out" torch_thumbnails_4k_ms)
 printf '  thumbnails from a 3840x2160 8-bit frame: %.1f ms vs PyTorch %.1f ms, ratio %.2f\n' \
     "$thu" "$tthu" "$(echo "$thu / $tthu" | bc -l)"
