@@ -44,7 +44,7 @@ public struct Harmonize: ParsableCommand {
     var fgMatte: String?
 
     @Option(name: .shortAndLong, help: "Video file, image, folder, printf pattern, or - for stdout.")
-    var output: String
+    var output: String?
 
     @Option(name: .shortAndLong, help: "Mask: an image, clip, folder or pattern (frame by frame); grey = soft alpha, RGB uses luma. Default: the input's alpha channel.")
     var mask: String?
@@ -118,9 +118,14 @@ public struct Harmonize: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show FFmpeg's own messages.")
     var verbose = false
 
+    @Flag(help: "Print the tool's version and the SHA-256 of the model it would use, and exit.")
+    var version = false
+
     public init() {}
 
     public func validate() throws {
+        if version { return }
+        if output == nil { throw ValidationError("missing -o OUTPUT (a file, folder, pattern, or - for stdout)") }
         if fg != nil || bg != nil || fgMatte != nil {
             guard fg != nil, bg != nil else { throw ValidationError("layers mode needs both --fg and --bg") }
             if input != nil { throw ValidationError("give either INPUT or --fg/--bg, not both") }
@@ -141,6 +146,10 @@ public struct Harmonize: ParsableCommand {
     }
 
     public func run() throws {
+        if version {
+            print(versionText())
+            return
+        }
         Interrupt.installHandlers()
         setFFmpegLogging(verbose: verbose)
         setStrictDecoding(strict)
@@ -173,8 +182,11 @@ public struct Harmonize: ParsableCommand {
 
     /// The frame work (harmonization, or nothing for --passthrough), and the source to read, which
     /// carries each frame's mask when the mask is a clip.
-    private func plan(_ source: FrameSource) throws -> (FrameSource, Harmonizer?) {
-        if passthrough { return (source, nil) }
+    /// The destination (-o; validate() has checked it is there).
+    var target: String { output ?? "-" }
+
+    private func plan(_ source: FrameSource) throws -> (FrameSource, Harmonizer?, modelPath: String?) {
+        if passthrough { return (source, nil, nil) }
         let info = source.info
         var source = source
         let masks: Harmonizer.Masks
@@ -199,12 +211,12 @@ public struct Harmonize: ParsableCommand {
         }
         let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), masks: masks,
                                     label: Self.labels[label] ?? .other, strength: strength)
-        return (source, harmonizer)
+        return (source, harmonizer, path)
     }
 
     private func transcode() throws {
         for input in [input, fg, bg, fgMatte, mask].compactMap({ $0 }) {
-            try checkNotSameLocation(input: input, output: output)
+            try checkNotSameLocation(input: input, output: target)
         }
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
         let opened: FrameSource
@@ -214,22 +226,27 @@ public struct Harmonize: ParsableCommand {
             opened = try openSource(inputName, frameRate: rate)
             // Video to video: frames stay in the decoder's 4:2:0 planes; only the blocks the mask
             // touches are converted, and every other sample reaches the encoder as decoded.
-            if !sideBySide, let reader = opened as? MediaReader, Endpoint(output).writesVideo { _ = reader.keepYUV420() }
+            if !sideBySide, let reader = opened as? MediaReader, Endpoint(target).writesVideo { _ = reader.keepYUV420() }
         }
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
         }
-        let (source, harmonizer) = try plan(opened)
+        let (source, harmonizer, modelPath) = try plan(opened)
+        // What made the output, for a video's container and the curves' lines (hashing the model
+        // costs a few ms: not for a still).
+        let provenance: Provenance? = Endpoint(target).writesVideo || curvesOut != nil
+            ? Provenance(modelHash: try modelPath.map { try sha256Hex(ofFile: $0) }, options: shapingOptions) : nil
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
-                                    format: format, overwrite: y)
+                                    format: format, overwrite: y, comment: provenance?.line)
         if passthrough && sideBySide { throw PipeError("", "--side-by-side shows harmonization (not --passthrough)") }
         var outputInfo = source.info
         if sideBySide { outputInfo.width *= 2 }
-        let output = try openSink(self.output, info: outputInfo, passthrough: source.passthrough, options: options)
+        let output = try openSink(target, info: outputInfo, passthrough: source.passthrough, options: options)
         let export: CurveExport?
         do {
             export = curvesOut == nil && lutOut == nil ? nil
-                : try CurveExport(jsonl: curvesOut, lut: lutOut, timeBase: source.info.timeBase, overwrite: y)
+                : try CurveExport(jsonl: curvesOut, lut: lutOut, timeBase: source.info.timeBase, overwrite: y,
+                              madeBy: provenance?.line)
         } catch {
             output.abort()
             throw error
@@ -271,7 +288,7 @@ public struct Harmonize: ParsableCommand {
         }
         if !q {
             for warning in summary.warnings { note(warning) }
-            let target = self.output == "-" ? "stdout" : self.output
+            let target = self.target == "-" ? "stdout" : self.target
             let stop = summary.interrupted
                 ? " (interrupted by \(Interrupt.signalName) after frame \(summary.frames); output holds what was processed)" : ""
             var shots = (smoothingSink?.shots ?? 0) > 1 ? ", \(smoothingSink!.shots) shots" : ""

@@ -17,9 +17,12 @@ public struct EncodeOptions: Sendable {
     public var format: String?
     /// Replace existing outputs.
     public var overwrite: Bool
+    /// The container's comment tag (video outputs): what made the file.
+    public var comment: String?
 
     public init(codec: String? = nil, crf: Int? = nil, preset: String? = nil, pixelFormat: String? = nil,
-                format: String? = nil, overwrite: Bool = false) {
+                format: String? = nil, overwrite: Bool = false, comment: String? = nil) {
+        self.comment = comment
         self.codec = codec
         self.crf = crf
         self.preset = preset

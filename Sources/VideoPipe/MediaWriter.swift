@@ -131,6 +131,9 @@ public final class MediaWriter: FrameSink {
             copied[source.inputIndex] = (st, source.timeBase)
         }
 
+        // What made the file (harmonize's version, model and options), in the container's comment tag.
+        if let comment = options.comment { av_dict_set(&oc!.pointee.metadata, "comment", comment, 0) }
+
         // Step 5: open the file (or stdout) and write the header.
         if muxer.pointee.flags & AVFMT_NOFILE == 0 {
             ret = avio_open(&oc!.pointee.pb, atomic?.temporary ?? "pipe:1", AVIO_FLAG_WRITE)

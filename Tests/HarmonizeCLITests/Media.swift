@@ -162,6 +162,7 @@ struct RunResult {
     let stdout: Data
     let stderr: Data
     var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
 }
 
 struct ToolError: Error, CustomStringConvertible {
