@@ -194,9 +194,9 @@ public struct Harmonize: ParsableCommand {
             masks = .clip
         } else if let mask {
             if Endpoint(mask).isStill {
-                let still = try StillMask(path: mask, width: info.width, height: info.height)
-                if let note = still.note, !q { self.note(note) }
-                masks = .still(still)
+                // Read beside the input's first frame; its note (a scaled mask) comes with the warnings.
+                source = StillMaskSource(base: source, maskPath: mask)
+                masks = .clip
             } else {
                 source = try MaskedSource(base: source, basePath: inputName, maskPath: mask)
                 masks = .clip

@@ -8,8 +8,7 @@ import VideoPipe
 struct Harmonizer: Sendable {
     /// Where each frame's mask comes from.
     enum Masks: Sendable {
-        case still(StillMask)       // one image for every frame
-        case clip                   // a mask clip, attached to each frame by `MaskedSource`
+        case clip                   // each frame's matte: a mask clip's frame (`MaskedSource`) or a still (`StillMaskSource`)
         case alphaChannel           // the input's own alpha
     }
 
@@ -83,7 +82,6 @@ struct Harmonizer: Sendable {
     /// The frame's mask as an 8-bit plane of its size.
     func alpha(of frame: VideoFrame) -> [UInt8] {
         switch masks {
-        case .still(let m): m.alpha
         case .clip: frame.matte ?? [UInt8](repeating: 0, count: frame.width * frame.height)
         case .alphaChannel: alphaPlane(of: frame, useAlpha: true)
         }
