@@ -29,6 +29,8 @@ public struct Harmonize: ParsableCommand {
             harmonize frames/ -o out/ --passthrough
           In a pipe:
             ffmpeg -i in.mkv -f nut - | harmonize - -m matte.mp4 -o - | ffplay -
+          Many jobs, two at a time (see harmonize batch --help):
+            harmonize batch shots.tsv --jobs 2
         """)
 
     @Argument(help: "Video file, image, folder, printf pattern, or - for stdin (or give --fg and --bg).")
