@@ -54,7 +54,7 @@ public struct Batch: ParsableCommand {
         } else if inputs != nil || masks != nil || output != nil {
             throw ValidationError("give either a LIST.tsv or --inputs/--masks/-o, not both")
         }
-        for banned in ["-o", "--output", "-m", "--mask", "-q"] where jobOptions.contains(banned) {
+        for banned in ["-o", "--output", "-m", "--mask"] where jobOptions.contains(banned) {
             throw ValidationError("\(banned) comes from each job, not from the options after --")
         }
     }
