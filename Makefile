@@ -60,7 +60,7 @@ bench: build
 	scripts/bench.sh $(RELEASE_BIN)
 
 # Training (never part of `make test`): installs the photo packages and PyTorch, then runs or resumes
-# the four stages of training/recipe.sh (checkpoints every 250 steps; run it again to continue) and
+# the ten stages of training/recipe.sh (snapshots as each stage sets; run it again to continue) and
 # exports the last stage's snapshot that scores best on validation as the shipped model. TRAIN_ARGS go
 # to every stage.
 train:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shipped model's recipe, as seven stages of train.py, each in its own run folder and each
+# The shipped model's recipe, as ten stages of train.py, each in its own run folder and each
 # resumed where it stopped when this is run again (`make train`). A finished stage is skipped.
 # The model card (models/README.md) has the wall times and the validation figures of each stage.
 set -euo pipefail
