@@ -62,17 +62,11 @@ static void load(void) {
     // The library binds 14,000 references to its own symbols (its kernel tables) when it loads.
     // Looked up in the global scope first, each walks the ~150 libraries FFmpeg and Foundation
     // brought: 40-70 ms of a still's run. Its own scope first (RTLD_DEEPBIND), 4-12 ms. The
-    // sanitizers' runtimes refuse RTLD_DEEPBIND (it would bypass their interceptors).
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define HZ_SANITIZED 1
-#endif
-#endif
-#if defined(HZ_SANITIZED) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    const int scope = 0;
-#else
-    const int scope = RTLD_DEEPBIND;
-#endif
+    // sanitizers' runtimes refuse RTLD_DEEPBIND (it would bypass their interceptors); they are
+    // looked for in the process, since a build may instrument the Swift code but not this file.
+    const int sanitized = dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init")
+        || dlsym(RTLD_DEFAULT, "__msan_init");
+    const int scope = sanitized ? 0 : RTLD_DEEPBIND;
     void *lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL | scope);
     if (!lib) {
         snprintf(error, sizeof error, "cannot load OpenBLAS (%s; Debian's libopenblas0 provides it)", dlerror());
