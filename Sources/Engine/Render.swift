@@ -11,6 +11,8 @@ public struct CurveRenderer: Sendable {
     let table8: [Float]
     /// 8-bit, rounded: for pixels the mask covers fully (no blend needed).
     private let table8Rounded: [UInt8]
+    /// 8-bit: t[v] - v, the change the curve makes at each level (the 4:2:0 render adds it).
+    let table8Change: [Float]
     /// 16-bit: 65536 entries per channel.
     private let table16: [UInt16]
     let deep: Bool
@@ -31,12 +33,14 @@ public struct CurveRenderer: Sendable {
             table16 = t
             table8 = []
             table8Rounded = []
+            table8Change = []
             isIdentity = false
         } else {
             let c256 = curves.size == 256 ? curves : curves.resampled(256)
             let t = c256.values.map { min(max($0, 0), 1) * 255 }
             table8 = t
             table8Rounded = t.map { UInt8(min($0 + 0.5, 255)) }
+            table8Change = t.indices.map { t[$0] - Float($0 % 256) }
             table16 = []
             isIdentity = t.indices.allSatisfy { abs(t[$0] - Float($0 % 256)) < 1e-3 }
         }

@@ -171,9 +171,7 @@ extension CurveRenderer {
         let cbK = chromaK / (2 * (1 - kb)), crK = chromaK / (2 * (1 - kr))
         // R'G'B' in 0...255 units: a luma term per pixel plus a chroma term per block.
         let ys = 255 * m.yScale, yo = 255 * m.yOffset, cs = 255 * m.cScale
-        // t[v] - v: the change the curve makes at each rounded input level.
-        let delta = (0..<768).map { table8[$0] - Float($0 & 255) }
-        delta.withUnsafeBufferPointer { d in
+        table8Change.withUnsafeBufferPointer { d in
             let d = d.baseAddress!
             for by in by0..<by1 {
                 let y0 = 2 * by, rows = min(2, img.height - y0)
@@ -200,7 +198,7 @@ extension CurveRenderer {
                         let r0 = Int(rh[0]), r1 = Int(rh[1]), r2 = Int(rh[2]), r3 = Int(rh[3])
                         let g0 = Int(gh[0]), g1 = Int(gh[1]), g2 = Int(gh[2]), g3 = Int(gh[3])
                         let b0 = Int(bh[0]), b1 = Int(bh[1]), b2 = Int(bh[2]), b3 = Int(bh[3])
-                        // The curve minus the rounded input: t[v] - v, tabled (tDelta).
+                        // The curve's change at the rounded levels (t[v] - v).
                         let tr = SIMD4<Float>(d[r0], d[r1], d[r2], d[r3])
                         let tg = SIMD4<Float>(d[256 + g0], d[256 + g1], d[256 + g2], d[256 + g3])
                         let tb = SIMD4<Float>(d[512 + b0], d[512 + b1], d[512 + b2], d[512 + b3])

@@ -83,7 +83,6 @@ public struct Batch: ParsableCommand {
         if !common.contains("--threads") { common += ["--threads", String(max(1, cores / jobs))] }
 
         let outcomes = NIOLockedValueBox<[Int: Outcome]>([:])
-        let finished = NIOLockedValueBox(0)
         let slots = DispatchSemaphore(value: jobs)
         let group = DispatchGroup()
         let start = Date()
@@ -102,19 +101,19 @@ public struct Batch: ParsableCommand {
             if exists && !y {
                 switch state.status(of: job.output) {
                 case .done:
-                    Batch.record(n, .skipped("done by an earlier run"), job, jobsToRun.count, outcomes, finished)
+                    Batch.record(n, .skipped("done by an earlier run"), job, jobsToRun.count, outcomes)
                     continue
                 case .started:
                     redo = true         // our own output, cut off by an interruption: made again
                 case nil:
-                    Batch.record(n, .skipped("output exists (not made by this batch; -y to redo)"), job, jobsToRun.count, outcomes, finished)
+                    Batch.record(n, .skipped("output exists (not made by this batch; -y to redo)"), job, jobsToRun.count, outcomes)
                     continue
                 }
             }
             slots.wait()
             if stop.withLockedValue({ $0 }) {
                 slots.signal()
-                Batch.record(n, .interrupted, job, jobsToRun.count, outcomes, finished)
+                Batch.record(n, .interrupted, job, jobsToRun.count, outcomes)
                 continue
             }
             var args = [job.input] + (job.mask.map { ["-m", $0] } ?? []) + ["-o", job.output, "-q"] + common
@@ -152,7 +151,7 @@ public struct Batch: ParsableCommand {
                 } else {
                     outcome = .failed(seconds: seconds, message: Batch.lastMessage(text, status: p.terminationStatus))
                 }
-                Batch.record(n, outcome, job, jobsToRun.count, outcomes, finished)
+                Batch.record(n, outcome, job, jobsToRun.count, outcomes)
                 slots.signal()
                 group.leave()
             }
@@ -161,7 +160,7 @@ public struct Batch: ParsableCommand {
                 running.withLockedValue { $0[n] = process }
             } catch {
                 process.terminationHandler = nil
-                Batch.record(n, .failed(seconds: 0, message: "cannot start \(executable): \(error)"), job, jobsToRun.count, outcomes, finished)
+                Batch.record(n, .failed(seconds: 0, message: "cannot start \(executable): \(error)"), job, jobsToRun.count, outcomes)
                 slots.signal()
                 group.leave()
             }
@@ -177,9 +176,8 @@ public struct Batch: ParsableCommand {
 
     /// One progress line as each job ends.
     private static func record(_ n: Int, _ outcome: Outcome, _ job: Job, _ total: Int,
-                        _ outcomes: NIOLockedValueBox<[Int: Outcome]>, _ finished: NIOLockedValueBox<Int>) {
-        outcomes.withLockedValue { $0[n] = outcome }
-        let count = finished.withLockedValue { $0 += 1; return $0 }
+                               _ outcomes: NIOLockedValueBox<[Int: Outcome]>) {
+        let count = outcomes.withLockedValue { $0[n] = outcome; return $0.count }
         let what = switch outcome {
         case .done(let s): String(format: "done in %.1f s", s)
         case .failed(_, let m): "failed: \(m)"
@@ -200,7 +198,7 @@ public struct Batch: ParsableCommand {
     }
 
     static func summary(_ jobs: [Job], _ results: [Int: Outcome], seconds: Double) -> String {
-        var done = 0, failed = 0, skipped = 0, interrupted = 0
+        var counts: [String: Int] = [:]
         let width = max(6, jobs.map(\.shown.count).max() ?? 0)
         func pad(_ text: String, _ n: Int) -> String { text.padding(toLength: max(n, text.count), withPad: " ", startingAt: 0) }
         var rows: [String] = []
@@ -211,17 +209,12 @@ public struct Batch: ParsableCommand {
             case .skipped(let why)?: ("skipped", "-", why)
             case .interrupted?, nil: ("interrupted", "-", "")
             }
-            switch results[n] {
-            case .done?: done += 1
-            case .failed?: failed += 1
-            case .skipped?: skipped += 1
-            default: interrupted += 1
-            }
+            counts[status, default: 0] += 1
             rows.append("  " + pad(status, 12) + String(repeating: " ", count: max(0, 7 - time.count)) + time + "  "
                         + (message.isEmpty ? job.shown : pad(job.shown, width) + "  " + message))
         }
-        var head = "harmonize: batch of \(jobs.count): \(done) done, \(failed) failed, \(skipped) skipped"
-        if interrupted > 0 { head += ", \(interrupted) interrupted" }
+        var head = "harmonize: batch of \(jobs.count): \(counts["done", default: 0]) done, \(counts["failed", default: 0]) failed, \(counts["skipped", default: 0]) skipped"
+        if let interrupted = counts["interrupted"] { head += ", \(interrupted) interrupted" }
         head += String(format: " in %.1f s\n", seconds)
         return head + "  status      seconds  " + pad("output", width) + "  message\n" + rows.joined(separator: "\n") + "\n"
     }

@@ -28,11 +28,13 @@ final class CurveExport: @unchecked Sendable {
     private var shotStart: (index: Int, time: Double) = (0, 0)
     private var shotEnd: (index: Int, time: Double) = (0, 0)
     private var cubesWritten = 0
-    /// What made the curves (`Provenance.line`), repeated on every JSON line.
-    private let madeBy: String?
+    /// What made the curves (`Provenance.line`), repeated on every JSON line: its field, encoded once.
+    private let madeByField: String
 
     init(jsonl: String?, lut: String?, timeBase: Rational, overwrite: Bool, madeBy: String? = nil) throws {
-        self.madeBy = madeBy
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        madeByField = madeBy.flatMap { try? encoder.encode($0) }.map { ",\"made_by\":" + String(decoding: $0, as: UTF8.self) } ?? ""
         if let jsonl, !overwrite && FileManager.default.fileExists(atPath: jsonl) {
             throw PipeError(jsonl, "already exists (use -y to overwrite)")
         }
@@ -95,8 +97,7 @@ final class CurveExport: @unchecked Sendable {
         func channels(_ v: [Float], _ n: Int) -> String { "[" + (0..<3).map { list(v[($0 * n)..<(($0 + 1) * n)]) }.joined(separator: ",") + "]" }
         let stages = "[" + r.stages.map { channels($0.weights, $0.pieces) }.joined(separator: ",") + "]"
         let ends = "[" + r.stages.map { list($0.ends[...]) }.joined(separator: ",") + "]"
-        let made = madeBy.map { ",\"made_by\":\(jsonString($0))" } ?? ""
-        let line = "{\"frame\":\(frame.index),\"pts\":\(frame.pts),\"time\":\(String(format: "%.6f", seconds)),\"shot\":\(shot),\"inferred\":\(!r.stages.isEmpty),\"parameters\":\(stages),\"ends\":\(ends),\"lut\":\(channels(lut.values, 256))\(made)}\n"
+        let line = "{\"frame\":\(frame.index),\"pts\":\(frame.pts),\"time\":\(String(format: "%.6f", seconds)),\"shot\":\(shot),\"inferred\":\(!r.stages.isEmpty),\"parameters\":\(stages),\"ends\":\(ends),\"lut\":\(channels(lut.values, 256))\(madeByField)}\n"
         jsonl.write(Data(line.utf8))
     }
 
@@ -152,19 +153,4 @@ final class CurveExport: @unchecked Sendable {
         try? jsonl?.close()
         if let jsonlPath { unlink(jsonlPath + ".partial") }
     }
-}
-
-/// A JSON string literal (quotes, backslashes and control characters escaped).
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for u in text.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
 }

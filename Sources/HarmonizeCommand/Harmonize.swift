@@ -182,11 +182,11 @@ public struct Harmonize: ParsableCommand {
 
     static let labels: [String: SemanticLabel] = ["person": .person, "animal": .animal, "food": .food, "other": .other]
 
-    /// The frame work (harmonization, or nothing for --passthrough), and the source to read, which
-    /// carries each frame's mask when the mask is a clip.
     /// The destination (-o; validate() has checked it is there).
     var target: String { output ?? "-" }
 
+    /// The frame work (harmonization, or nothing for --passthrough), the source to read, which
+    /// carries each frame's mask as its matte (a still or a clip), and the model file used.
     private func plan(_ source: FrameSource) throws -> (FrameSource, Harmonizer?, modelPath: String?) {
         if passthrough { return (source, nil, nil) }
         let info = source.info
@@ -195,14 +195,10 @@ public struct Harmonize: ParsableCommand {
         if source is LayerComposite {
             masks = .clip
         } else if let mask {
-            if Endpoint(mask).isStill {
-                // Read beside the input's first frame; its note (a scaled mask) comes with the warnings.
-                source = StillMaskSource(base: source, maskPath: mask)
-                masks = .clip
-            } else {
-                source = try MaskedSource(base: source, basePath: inputName, maskPath: mask)
-                masks = .clip
-            }
+            // A still is read beside the input's first frame; its note (a scaled mask) comes with the warnings.
+            source = Endpoint(mask).isStill ? StillMaskSource(base: source, maskPath: mask)
+                : try MaskedSource(base: source, basePath: inputName, maskPath: mask)
+            masks = .clip
         } else if info.layout.hasAlpha {
             masks = .alphaChannel
         } else {
