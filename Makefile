@@ -1,14 +1,15 @@
 # harmonize: `make demo` and `make test` set up everything on a fresh Debian machine.
 SHELL := /bin/bash
-# Build and test dependencies (the `ffmpeg` command makes test media and reference runs).
-APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev pkg-config ffmpeg
+# Build and test dependencies (the `ffmpeg` command makes test media and reference runs; GNU parallel
+# runs the scale-out recipe of deploy/ in the tests).
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev pkg-config ffmpeg parallel
 BENCH_PACKAGES := time bc
 RELEASE_BIN := .build/release/harmonize
 PREFIX ?= /usr/local
 MODEL := models/harmonize.safetensors
 IHARMONY4 ?= ../shared/data/iharmony4-samples
 
-.PHONY: deps build test fuzz check-sanitizers demo bench train eval eval-video samples install uninstall clean
+.PHONY: deps build test test-cluster check-deploy fuzz check-sanitizers demo bench train eval eval-video samples install uninstall clean
 
 deps:
 	@scripts/apt-ensure.sh $(APT_PACKAGES)
@@ -22,6 +23,22 @@ test: deps
 	swift test
 	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) check-sanitizers
+	$(MAKE) check-deploy
+
+# The deploy/ recipes' static checks: the shell scripts through shellcheck, the Kubernetes manifests
+# against the Kubernetes schemas (PyPI's kubernetes-validate, in a virtual environment of its own).
+# GNU parallel's recipe runs in `swift test` (ScaleOutTests), Slurm's in `make test-cluster`.
+DEPLOY_VENV := .build/deploy-venv
+check-deploy:
+	@scripts/apt-ensure.sh shellcheck python3-venv
+	shellcheck deploy/*.sh deploy/slurm/*.sh deploy/slurm/*.sbatch scripts/test-cluster.sh
+	@test -x $(DEPLOY_VENV)/bin/kubernetes-validate || { python3 -m venv $(DEPLOY_VENV) && $(DEPLOY_VENV)/bin/pip install -q kubernetes-validate==1.37.0; }
+	$(DEPLOY_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml
+
+# The Slurm recipe of deploy/ on a single-node Slurm cluster that the script starts and stops itself
+# (installs Slurm and munge; about a minute; not in `make test`, see the README).
+test-cluster: build
+	scripts/test-cluster.sh $(RELEASE_BIN)
 
 # The pipeline and engine suites under AddressSanitizer (with LeakSanitizer) and ThreadSanitizer, each
 # in a build tree of its own (~3 min to build and 1 min to run on 2 cores). Swift has no

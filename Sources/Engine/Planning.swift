@@ -115,16 +115,26 @@ public struct FrameSketch: Sendable {
     }
 }
 
-/// Which frames the network runs on (`--infer-every`).
+/// Which frames the network runs on (`--infer-every`). Both policies keep to a grid of frame
+/// numbers counted from the clip's start, so that a pass over a part of the clip (after a few
+/// frames of warm-up) picks the same frames as a pass over all of it.
 public enum InferencePolicy: Sendable, Equatable {
-    /// Every n-th frame of a shot (1: every frame), and always the first frame after a cut or where
-    /// the mask appears or vanishes.
+    /// The first frame of each block of n frames (1: every frame), and always the first frame after
+    /// a cut or where the mask appears or vanishes.
     case every(Int)
     /// As often as the picture asks for: when the background or the mask has changed enough since
-    /// the last inferred frame, at every cut, and at least every `maxGap` frames.
+    /// the last inferred frame, at every cut, and at least once in each block of `maxGap` frames.
     case auto(maxGap: Int, colourChange: Float, maskChange: Float)
 
     public static let automatic = InferencePolicy.auto(maxGap: 12, colourChange: 0.04, maskChange: 0.02)
+
+    /// The most frames from one inferred frame to the next within a shot.
+    public var maxGap: Int {
+        switch self {
+        case .every(let n): n
+        case .auto(let maxGap, _, _): maxGap
+        }
+    }
 }
 
 /// Decides, in frame order, whether each frame starts a new shot and whether to run the network on
@@ -142,33 +152,33 @@ public final class KeyFramePlanner {
 
     public let policy: InferencePolicy
     private let detector: SceneCutDetector
-    private var key: FrameSketch?
-    private var sinceKey = 0
+    private var key: (sketch: FrameSketch, block: Int)?
 
     public init(policy: InferencePolicy, detector: SceneCutDetector = SceneCutDetector()) {
         self.policy = policy
         self.detector = detector
     }
 
-    public func decide(_ sketch: FrameSketch) -> Decision {
+    /// Frames after which a planner started partway through a clip decides as one that saw the clip
+    /// from its start: the cut detector's history fills, then the next block starts both afresh.
+    public var convergenceFrames: Int { detector.history + 1 + policy.maxGap }
+
+    /// - number: the frame's number from the clip's start (`StreamInfo.frameNumber`).
+    public func decide(_ sketch: FrameSketch, frame number: Int) -> Decision {
         let cut = detector.isCut(sketch.histogram)
-        sinceKey += 1
+        let gap = max(1, policy.maxGap)
+        let block = number >= 0 ? number / gap : -((-number + gap - 1) / gap)
         var infer: Bool
-        if key == nil || cut || sketch.hasMask != key!.hasMask {
-            infer = true                    // a new shot, or the mask appears or vanishes
-        } else {
-            switch policy {
-            case .every(let n):
-                infer = sinceKey >= n
-            case .auto(let maxGap, let colourChange, let maskChange):
-                let change = sketch.change(since: key!)
-                infer = sinceKey >= maxGap || change.colour > colourChange || change.mask > maskChange
+        if let key, !cut, sketch.hasMask == key.sketch.hasMask {
+            infer = block != key.block
+            if case .auto(_, let colourChange, let maskChange) = policy, !infer {
+                let change = sketch.change(since: key.sketch)
+                infer = change.colour > colourChange || change.mask > maskChange
             }
+        } else {
+            infer = true                    // a new shot, or the mask appears or vanishes
         }
-        if infer {
-            key = sketch
-            sinceKey = 0
-        }
+        if infer { key = (sketch, block) }
         return Decision(infer: infer, cut: cut)
     }
 }

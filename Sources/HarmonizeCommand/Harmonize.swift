@@ -72,6 +72,12 @@ public struct Harmonize: ParsableCommand {
     @Option(name: .customLong("scene-threshold"), help: "Scene cut sensitivity: how many times the recent frame-to-frame change a cut must be (lower finds more cuts).")
     var sceneThreshold: Float = 4
 
+    @Option(help: ArgumentHelp("Process only the frames from this time on (seconds, or [hh:]mm:ss.ms from the clip's start), frame-accurately; frames before it are read for smoothing but not written. Parts cut at the same times join seamlessly (harmonize plan, harmonize join).", valueName: "T"))
+    var start: String?
+
+    @Option(help: ArgumentHelp("With or without --start: process only this long (seconds or [hh:]mm:ss.ms); frames after it are read for smoothing but not written.", valueName: "D"))
+    var duration: String?
+
     @Flag(name: .customLong("side-by-side"), help: "Write input | output next to each other (twice the width), for review.")
     var sideBySide = false
 
@@ -145,6 +151,16 @@ public struct Harmonize: ParsableCommand {
         if !(sceneThreshold > 1) { throw ValidationError("--scene-threshold must be greater than 1") }
         if inferencePolicy == nil { throw ValidationError("--infer-every must be a whole number from 1 to 100, or auto") }
         if Self.labels[label] == nil { throw ValidationError("--label must be one of person, animal, food, other") }
+        if let start, parseTime(start) == nil { throw ValidationError("--start must be a time: seconds (12.5) or [hh:]mm:ss.ms (00:01:30.5)") }
+        if let duration, !((parseTime(duration) ?? 0) > 0) {
+            throw ValidationError("--duration must be a time above 0: seconds (12.5) or [hh:]mm:ss.ms (00:01:30.5)")
+        }
+    }
+
+    /// The part of the input asked for (--start, --duration), without its warm-up; nil: all of it.
+    var range: TimeRange? {
+        if start == nil && duration == nil { return nil }
+        return TimeRange(start: start.flatMap(parseTime) ?? 0, duration: duration.flatMap(parseTime))
     }
 
     public func run() throws {
@@ -165,6 +181,7 @@ public struct Harmonize: ParsableCommand {
             throw ExitCode(1)
         } catch let error as NoFrameError {
             let why = error.interrupted ? "interrupted by \(Interrupt.signalName) before the first frame"
+                : range != nil ? "no frame to read at --start \(start ?? "0") (the input ends before it)"
                 : "no whole frame to read (the input ends before its first frame does)"
             FileHandle.standardError.write(Data("harmonize: \(PipeError(inputName == "-" ? "stdin" : inputName, why + "; nothing written"))\n".utf8))
             throw ExitCode(error.interrupted ? Interrupt.exitStatus : 1)
@@ -226,6 +243,21 @@ public struct Harmonize: ParsableCommand {
             // touches are converted, and every other sample reaches the encoder as decoded.
             if !sideBySide, let reader = opened as? MediaReader, Endpoint(target).writesVideo { _ = reader.keepYUV420() }
         }
+        let frameRate = opened.info.frameRate.isValid ? opened.info.frameRate.double : 25
+        let radius = Int((smoothing * frameRate).rounded())
+        if var range {
+            guard let reader = opened as? MediaReader, !Endpoint(inputName).isStill else {
+                throw PipeError(inputName, fg != nil ? "--start/--duration are not supported in layers mode yet; cut the layers to the part first"
+                    : "--start/--duration need a clip (a video file, an image pattern or stdin), not a still or a folder")
+            }
+            // Frames around the part, read so that its frames are planned and smoothed as in one pass.
+            if !passthrough {
+                let warmUp = SmoothingSink.warmUpFrames(policy: inferencePolicy ?? .every(1), radius: radius, cutRatio: sceneThreshold)
+                range.warmUpBefore = Double(warmUp.before) / frameRate
+                range.warmUpAfter = Double(warmUp.after) / frameRate
+            }
+            try reader.select(range)
+        }
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
         }
@@ -233,7 +265,7 @@ public struct Harmonize: ParsableCommand {
         // What made the output, for a video's container and the curves' lines (hashing the model
         // costs a few ms: not for a still).
         let provenance: Provenance? = Endpoint(target).writesVideo || curvesOut != nil
-            ? Provenance(modelHash: try modelPath.map { try sha256Hex(ofFile: $0) }, options: shapingOptions) : nil
+            ? Provenance(modelHash: try modelPath.map { try sha256Hex(ofFile: $0) }, options: shapingOptions, range: range) : nil
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y, comment: provenance?.line)
         if passthrough && sideBySide { throw PipeError("", "--side-by-side shows harmonization (not --passthrough)") }
@@ -256,12 +288,15 @@ public struct Harmonize: ParsableCommand {
             HarmonizationModel.setMatrixThreads(source.info.expectedFrames == 1 ? cores : max(1, cores / workers))
         }
         var pipeline: Pipeline
-        var sink: FrameSink = output
+        // A part of the clip: its warm-up frames and the copied streams' packets outside it are dropped.
+        let rangeSink = (opened as? MediaReader)?.selectedSeconds.map {
+            RangeSink(sink: output, window: $0, passthrough: source.passthrough)
+        }
+        let written: FrameSink = rangeSink ?? output
+        var sink = written
         var smoothingSink: SmoothingSink?
         if let harmonizer {
-            let rate = source.info.frameRate.isValid ? source.info.frameRate.double : 25
-            let radius = Int((smoothing * rate).rounded())
-            let stage = SmoothingSink(sink: output, harmonizer: harmonizer, radius: radius, cutRatio: sceneThreshold,
+            let stage = SmoothingSink(sink: written, harmonizer: harmonizer, clock: source.info, radius: radius, cutRatio: sceneThreshold,
                                       policy: inferencePolicy ?? .every(1), export: export, sideBySide: sideBySide,
                                       maxSlope: maxSlope == 0 ? nil : maxSlope)
             pipeline = Pipeline(workers: workers) { stage.predict($0) }
@@ -272,7 +307,7 @@ public struct Harmonize: ParsableCommand {
             pipeline = Pipeline(workers: workers) { _ in }
         }
         let progress = !q && ProgressLine.enabled ? ProgressLine(total: source.info.expectedFrames) : nil
-        if let progress { pipeline.onFrameWritten = { _ in progress.frameWritten() } }
+        if let progress { pipeline.onFrameWritten = { if !$0.warmUp { progress.frameWritten() } } }
 
         let summary: PipelineSummary
         do {
@@ -296,8 +331,10 @@ public struct Harmonize: ParsableCommand {
             if let stage = smoothingSink, stage.slopeLimited > 0 {
                 shots += ", slope guard on \(stage.slopeLimited) of them"
             }
-            let count = summary.frames == 1 ? String(format: "1 frame in %.2f s", summary.seconds)
-                : String(format: "%d frames in %.1f s (%.1f fps)", summary.frames, summary.seconds, summary.framesPerSecond)
+            let frames = rangeSink?.written ?? summary.frames
+            var count = frames == 1 ? String(format: "1 frame in %.2f s", summary.seconds)
+                : String(format: "%d frames in %.1f s (%.1f fps)", frames, summary.seconds, Double(frames) / max(summary.seconds, 1e-9))
+            if let rangeSink, rangeSink.dropped > 0 { count += " (and \(rangeSink.dropped) frames of warm-up around them)" }
             note("\(count) -> \(target)\(shots)\(stop)")
         }
         if stats {

@@ -11,12 +11,16 @@ struct Provenance: Sendable {
 
     let modelHash: String?
     let options: [String]
+    /// The part of the clip processed (--start/--duration), as `TimeRange.label` writes it; `join`
+    /// checks that the parts tile the clip.
+    var range: TimeRange? = nil
 
-    /// "harmonize 0.9.0; model sha256:HEX; --strength 1 --smoothing 0.25 ..."
+    /// "harmonize 0.9.0; model sha256:HEX; --strength 1 --smoothing 0.25 ...[; range 4.000000+2.000000]"
     var line: String {
         var parts = ["harmonize \(Self.toolVersion)"]
         if let modelHash { parts.append("model sha256:\(modelHash)") }
         if !options.isEmpty { parts.append(options.joined(separator: " ")) }
+        if let range { parts.append("range \(range.label)") }
         return parts.joined(separator: "; ")
     }
 }

@@ -38,9 +38,13 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// Write input | output side by side (frames twice as wide), for review.
     private let sideBySide: Bool
 
-    init(sink: FrameSink, harmonizer: Harmonizer, radius: Int, cutRatio: Float, policy: InferencePolicy = .every(1),
-         export: CurveExport?, sideBySide: Bool = false, maxSlope: Float? = nil) {
+    /// The source's timing: frame numbers from the clip's start, for the planner's grid.
+    private let clock: StreamInfo
+
+    init(sink: FrameSink, harmonizer: Harmonizer, clock: StreamInfo, radius: Int, cutRatio: Float,
+         policy: InferencePolicy = .every(1), export: CurveExport?, sideBySide: Bool = false, maxSlope: Float? = nil) {
         self.sink = sink
+        self.clock = clock
         self.maxSlope = maxSlope
         self.sideBySide = sideBySide
         self.harmonizer = harmonizer
@@ -49,9 +53,18 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
         self.export = export
     }
 
+    /// Frames read before a part of a clip (`--start`) so that its first frame is planned, inferred and
+    /// smoothed as in a pass over the whole clip (`TimeRange.warmUpBefore`), and after it.
+    static func warmUpFrames(policy: InferencePolicy, radius: Int, cutRatio: Float) -> (before: Int, after: Int) {
+        let planner = KeyFramePlanner(policy: policy, detector: SceneCutDetector(ratio: cutRatio))
+        // Converged plans, then the inferred frame a first frame's curves come from (up to a gap
+        // back) and its smoothing window; after the part, the next inferred frame and the window.
+        return (planner.convergenceFrames + policy.maxGap + radius + 2, policy.maxGap + radius + 2)
+    }
+
     /// The in-order step: is this frame a cut, and does the network run on it?
     func plan(_ frame: VideoFrame) {
-        let decision = planner.decide(harmonizer.sketch(frame))
+        let decision = planner.decide(harmonizer.sketch(frame), frame: clock.frameNumber(frame.pts))
         decisions.withLockedValue { $0[frame.index] = decision }
     }
 
@@ -129,6 +142,10 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     private func emit(_ ready: [TemporalSmoother<(VideoFrame, Harmonizer.Prediction)>.Output]) throws {
         for out in ready {
             let (frame, p) = out.payload
+            if frame.warmUp {           // only its curves were needed (the sink drops it)
+                try sink.write(frame)
+                continue
+            }
             shots = max(shots, out.shot + 1)
             let pair = sideBySide ? SmoothingSink.doubleWidth(frame) : nil
             var curves = out.curves

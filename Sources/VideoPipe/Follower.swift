@@ -3,7 +3,8 @@ import Foundation
 /// Follows a second clip along a leading stream: for each leading frame, the clip's frame shown
 /// with it, and once, where the clip ended if it ends first (it then holds its last frame).
 /// `byTimestamp` (both streams are videos): the clip's last frame at or before the leading frame's
-/// time, both counted from each stream's first frame, so clips of other frame rates or with
+/// time, both counted from each stream's start (as its container declares it, else its first
+/// frame; so a pass over a part of the lead, `MediaReader.select`, finds the same frames), so clips of other frame rates or with
 /// dropped frames stay in step (half a millisecond of slack absorbs rounding between time bases).
 /// Otherwise frame by frame. Used for mask clips and for the second layer of `LayerComposite`.
 struct TimelineFollower {
@@ -16,9 +17,12 @@ struct TimelineFollower {
     private var ended = false
     private var shownTime = 0.0           // by timestamp: of the frame shown, from the clip's first
 
-    init(_ clip: FrameSource, byTimestamp: Bool) {
+    /// - leadOrigin: the leading stream's start (`StreamInfo.startPts`); nil: its first frame.
+    init(_ clip: FrameSource, byTimestamp: Bool, leadOrigin: Int64? = nil) {
         self.clip = clip
         self.byTimestamp = byTimestamp
+        leadStart = leadOrigin
+        clipStart = clip.info.startPts
     }
 
     /// Advances to the leading `frame` (whose stream has `timeBase`). `shown` is the clip's newly

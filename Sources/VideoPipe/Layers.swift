@@ -46,7 +46,8 @@ public final class LayerComposite: FrameSource {
         otherPath = foregroundDrives ? background : foreground
         // Two clips stay in step by timestamp where both have them, else frame by frame.
         if foregroundDrives && !bgIsStill {
-            follower = TimelineFollower(bg, byTimestamp: Endpoint(foreground).hasTimestamps && Endpoint(background).hasTimestamps)
+            follower = TimelineFollower(bg, byTimestamp: Endpoint(foreground).hasTimestamps && Endpoint(background).hasTimestamps,
+                                        leadOrigin: fg.info.startPts)
         }
         var info = driver.info
         info.width = width

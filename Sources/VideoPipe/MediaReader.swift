@@ -129,6 +129,7 @@ public final class MediaReader: FrameSource {
             rotation: rotation, displayMatrix: displayMatrix,
             sourcePixelFormat: pixFmt == AV_PIX_FMT_NONE ? nil : pixFmtName(pixFmt),
             expectedFrames: expected, bitDepth: depth(of: pixFmt))
+        if st.pointee.start_time != AV_NOPTS { info.startPts = st.pointee.start_time }
         streamSize = (info.width, info.height)
         if let fit {
             info.width = fit.width
@@ -171,11 +172,103 @@ public final class MediaReader: FrameSource {
     /// The matrix's luma weights, for `yuv420p8` frames.
     private var yuvWeights: (kr: Double, kb: Double)?
 
+    /// The part of the stream to deliver (`select`), in the stream's ticks: frames from `readFrom`
+    /// (warm-up before), the range itself from `first` to `end`, and warm-up until `readUntil`.
+    private var ticks: (readFrom: Int64, first: Int64, end: Int64?, readUntil: Int64?)?
+    /// The range's end in seconds of the container's clock, for the copied streams' packets.
+    private var rangeEndSeconds: Double?
+    /// The range asked for (`select`), with its warm-up.
+    public private(set) var selected: TimeRange?
+    /// The selected range on the container's clock (seconds), for `RangeSink`.
+    public private(set) var selectedSeconds: (start: Double, end: Double?)?
+    /// Past the last frame wanted: only copied streams' packets before the range's end still come.
+    private var videoEnded = false
+    private var copiedStreamsEnded: Set<Int32> = []
+
+    /// Delivers only the frames of `range` and of its warm-up around it (marked `warmUp`): seeks to
+    /// the keyframe before the warm-up (where the input can seek; a pipe is read from its start) and
+    /// decodes from there, dropping what comes before; stops after the warm-up that follows. Copied
+    /// streams' packets come up to the range's end (the sink keeps those inside it). Call before
+    /// the first `next()`.
+    public func select(_ range: TimeRange) throws {
+        precondition(framesOut == 0 && ticks == nil, "select a range before reading")
+        let origin = info.startPts ?? 0
+        let tb = stream.pointee.time_base
+        func tick(_ seconds: Double) -> Int64 { origin + Int64((seconds * Double(tb.den) / Double(tb.num)).rounded()) }
+        let readFrom = tick(max(0, range.start - range.warmUpBefore))
+        ticks = (readFrom, tick(range.start), range.end.map(tick), range.end.map { tick($0 + range.warmUpAfter) })
+        rangeEndSeconds = range.end.map { Double(tick($0)) * av_q2d(tb) }
+        selected = range
+        // A part from the clip's start keeps what comes before its first frame (an audio encoder's
+        // priming packets), as a pass over the whole clip would.
+        selectedSeconds = (range.start > 0 ? Double(tick(range.start)) * av_q2d(tb) : -.infinity, rangeEndSeconds)
+        let rate = info.frameRate.isValid ? info.frameRate.double : 25
+        if let duration = range.duration {
+            info.expectedFrames = Int((duration * rate).rounded())
+        } else if let all = info.expectedFrames {
+            info.expectedFrames = max(0, all - Int((range.start * rate).rounded()))
+        }
+        guard readFrom > origin, path != "-" else { return }
+        // The last keyframe at or before the warm-up's first frame; a failed seek reads from the start.
+        if avformat_seek_file(formatContext, stream.pointee.index, Int64.min, readFrom, readFrom, 0) >= 0 {
+            avcodec_flush_buffers(decoder)
+        } else {
+            notes.append("\(shownPath): cannot seek; reading from the start to \(String(format: "%.3f s", range.start))")
+        }
+    }
+
+    /// Where a decoded picture falls against the selected range.
+    private enum Place { case before, warmUp, inRange, after }
+    private func place(_ pts: Int64) -> Place {
+        guard let t = ticks else { return .inRange }
+        if pts < t.readFrom { return .before }
+        if let until = t.readUntil, pts >= until { return .after }
+        if pts < t.first { return .warmUp }
+        if let end = t.end, pts >= end { return .warmUp }
+        return .inRange
+    }
+
+    /// After the last frame wanted: the copied streams' packets before the range's end, then nil.
+    private func nextCopiedPacket() -> SourceItem? {
+        guard let endSeconds = rangeEndSeconds else { return nil }
+        while copiedStreamsEnded.count < passthrough.count {
+            guard av_read_frame(formatContext, packet) >= 0 else { return nil }
+            let index = packet.pointee.stream_index
+            if let copied = passthrough.first(where: { $0.inputIndex == index }), !copiedStreamsEnded.contains(index) {
+                let pts = packet.pointee.pts != AV_NOPTS ? packet.pointee.pts : packet.pointee.dts
+                if pts == AV_NOPTS || Double(pts) * av_q2d(copied.timeBase) < endSeconds {
+                    return .packet(StreamPacket(moving: packet))
+                }
+                copiedStreamsEnded.insert(index)
+            }
+            av_packet_unref(packet)
+        }
+        return nil
+    }
+
     public func next() throws -> SourceItem? {
+        if videoEnded { return nextCopiedPacket() }
         while true {
-            // Frames the decoder already holds come first.
+            // Frames the decoder already holds come first (outside a selected range: dropped
+            // before conversion, or the end of the frames wanted).
             let received = avcodec_receive_frame(decoder, decoded)
-            if received == 0 { return .frame(try takeFrame()) }
+            if received == 0 {
+                switch place(decoded.pointee.best_effort_timestamp != AV_NOPTS ? decoded.pointee.best_effort_timestamp : nextPts) {
+                case .before:
+                    av_frame_unref(decoded)
+                    continue
+                case .after:
+                    av_frame_unref(decoded)
+                    videoEnded = true
+                    return nextCopiedPacket()
+                case .warmUp:
+                    let frame = try takeFrame()
+                    frame.warmUp = true
+                    return .frame(frame)
+                case .inRange:
+                    return .frame(try takeFrame())
+                }
+            }
             if received == AVERROR_EOF_ { return nil }
             if received != AVERROR_EAGAIN_ {
                 try damage.lost(seconds: nil, path: shownPath, after: framesOut, reason: averrorText(received))

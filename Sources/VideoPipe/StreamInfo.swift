@@ -45,6 +45,16 @@ public struct StreamInfo: Sendable {
     public var expectedFrames: Int?
     /// Bit depth of the source's samples.
     public var bitDepth: Int
+    /// The stream's first timestamp (`timeBase` units) as the container declares it; nil where it
+    /// does not (folders). Times given by the user (`--start`) and frame numbers count from here.
+    public var startPts: Int64? = nil
+
+    /// The frame number a timestamp falls on at the nominal rate, from the stream's start (0 for
+    /// its first frame). The same in a pass over a part of the clip as over all of it.
+    public func frameNumber(_ pts: Int64) -> Int {
+        let rate = frameRate.isValid ? frameRate.double : 25
+        return Int((Double(pts - (startPts ?? 0)) * timeBase.double * rate).rounded())
+    }
 
     var sourceAVPixelFormat: AVPixelFormat {
         sourcePixelFormat.map { av_get_pix_fmt($0) } ?? AV_PIX_FMT_NONE

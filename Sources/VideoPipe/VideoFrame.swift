@@ -76,6 +76,9 @@ public final class VideoFrame: @unchecked Sendable {
     public var sourceName: String?
     /// The frame's mask (8-bit alpha, width x height), when a mask clip goes with the input.
     public var matte: [UInt8]?
+    /// Read only for its neighbours' sake, outside the `TimeRange` asked for: it is planned,
+    /// inferred and smoothed like any frame, but not rendered or written.
+    public var warmUp = false
 
     /// The steps that still have to run before the pixels are valid, in order.
     private var pending: [(VideoFrame) throws -> Void] = []

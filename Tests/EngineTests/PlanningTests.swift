@@ -22,18 +22,18 @@ func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
     let w = 192, h = 108
     var box: [UInt8] { (0..<(192 * 108)).map { i in (i % 192 >= 60 && i % 192 < 120) ? 255 : 0 } }
 
-    @Test func everyNRestartsAtACut() {
+    @Test func everyNKeepsToTheClipsGridAndInfersAtACut() {
         let planner = KeyFramePlanner(policy: .every(3))
         let a = picture(w, h) { x, y, c in (x * 3 + y * 2 + c * 60) % 256 }
         let b = picture(w, h) { x, y, c in c == 2 ? 220 : (x * y) % 40 }
         var inferred: [Int] = [], cuts: [Int] = []
         for t in 0..<14 {
-            let d = planner.decide(sketch(t < 7 ? a : b, box, w, h))
+            let d = planner.decide(sketch(t < 7 ? a : b, box, w, h), frame: t)
             if d.infer { inferred.append(t) }
             if d.cut { cuts.append(t) }
         }
         #expect(cuts == [7])
-        #expect(inferred == [0, 3, 6, 7, 10, 13])
+        #expect(inferred == [0, 3, 6, 7, 9, 12])
     }
 
     @Test func autoFollowsChangesOfPictureAndMask() {
@@ -44,7 +44,7 @@ func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
             // Still for 20 frames, then the mask slides 6 pixels a frame.
             let shift = t < 20 ? 0 : 6 * (t - 19)
             let mask = (0..<(w * h)).map { i in (i % w >= 20 + shift && i % w < 60 + shift) ? UInt8(255) : 0 }
-            if planner.decide(sketch(base, mask, w, h)).infer { inferred.append(t) }
+            if planner.decide(sketch(base, mask, w, h), frame: t).infer { inferred.append(t) }
         }
         #expect(inferred.filter { $0 < 20 } == [0, 12], "a still shot: every 12 frames")
         #expect(inferred.filter { $0 >= 20 }.count >= 8, "a moving mask: \(inferred)")
@@ -61,8 +61,32 @@ func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
         #expect(thin.coverage.allSatisfy { $0 == 0 })       // the samples miss it
         #expect(thin.hasMask && !sketch(px, empty, w, h).hasMask)
         let planner = KeyFramePlanner(policy: .every(8))
-        let inferred = (0..<6).filter { planner.decide(sketch(px, $0 < 3 ? empty : line, w, h)).infer }
+        let inferred = (0..<6).filter { planner.decide(sketch(px, $0 < 3 ? empty : line, w, h), frame: $0).infer }
         #expect(inferred == [0, 3])
+    }
+
+    /// A pass over a part of a clip (`--start`) decides as a pass over all of it once its planner
+    /// has seen `convergenceFrames` frames: the same cuts, the same frames inferred.
+    @Test(arguments: [InferencePolicy.every(4), .automatic])
+    func aPlannerStartedPartwayAgreesAfterItsWarmUp(policy: InferencePolicy) {
+        let scenes = [picture(w, h) { x, y, c in 40 + (x + 2 * y + 50 * c) % 150 },
+                      picture(w, h) { x, y, c in c == 1 ? 180 - y : 30 + (x * 3) % 90 }]
+        // 90 frames: a drifting exposure, a mask that moves in spurts, a cut at 50.
+        let frames = (0..<90).map { t -> FrameSketch in
+            let px = scenes[t < 50 ? 0 : 1].map { UInt8(min(255, Int($0) + (t % 50) / 3)) }
+            let shift = (t / 9) * 7
+            let mask = (0..<(w * h)).map { i in (i % w >= 20 + shift && i % w < 60 + shift) ? UInt8(255) : 0 }
+            return sketch(px, mask, w, h)
+        }
+        let whole = KeyFramePlanner(policy: policy)
+        let decisions = frames.enumerated().map { whole.decide($1, frame: $0) }
+        #expect(decisions[50].cut, "cuts at \(decisions.indices.filter { decisions[$0].cut })")
+        for start in [5, 23, 41] {
+            let part = KeyFramePlanner(policy: policy)
+            let agreed = start + part.convergenceFrames
+            let partial = (start..<90).map { part.decide(frames[$0], frame: $0) }
+            #expect(Array(partial.dropFirst(agreed - start)) == Array(decisions[agreed...]), "started at \(start)")
+        }
     }
 
     @Test func sketchHistogramIgnoresExposureButNotContent() {

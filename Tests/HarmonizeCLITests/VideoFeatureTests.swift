@@ -34,7 +34,7 @@ import Testing
         let recs = try records(ws.path("c.jsonl"))
         #expect(recs.count == 20)
         let inferred = recs.enumerated().filter { $0.element["inferred"] as? Bool == true }.map(\.offset)
-        #expect(inferred == [0, 5, 10, 12, 17], "network ran on \(inferred)")
+        #expect(inferred == [0, 5, 10, 12, 15], "on the clip's grid of 5 frames, and at the cut: \(inferred)")
         #expect(r.stderrText.contains("2 shots, network on 5 of them"), "\(r.stderrText)")
         let shots: [Int] = recs.map { $0["shot"] as? Int ?? -1 }
         #expect(shots == Array(repeating: 0, count: 12) + Array(repeating: 1, count: 8))
