@@ -24,10 +24,11 @@ test: deps
 	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) check-sanitizers
 	$(MAKE) check-deploy
+	scripts/test-cluster.sh .build/debug/harmonize
 
 # The deploy/ recipes' static checks: the shell scripts through shellcheck, the Kubernetes manifests
 # against the Kubernetes schemas (PyPI's kubernetes-validate, in a virtual environment of its own).
-# GNU parallel's recipe runs in `swift test` (ScaleOutTests), Slurm's in `make test-cluster`.
+# GNU parallel's recipe runs in `swift test` (ScaleOutTests), Slurm's in scripts/test-cluster.sh.
 DEPLOY_VENV := .build/deploy-venv
 check-deploy:
 	@scripts/apt-ensure.sh shellcheck python3-venv
@@ -36,7 +37,7 @@ check-deploy:
 	$(DEPLOY_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml
 
 # The Slurm recipe of deploy/ on a single-node Slurm cluster that the script starts and stops itself
-# (installs Slurm and munge; about a minute; not in `make test`, see the README).
+# (installs Slurm and munge; under a minute). `make test` runs it with the debug build.
 test-cluster: build
 	scripts/test-cluster.sh $(RELEASE_BIN)
 

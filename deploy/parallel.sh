@@ -11,6 +11,7 @@ shift 3
 harmonize=${HARMONIZE:-harmonize}
 parts=${PARTS_DIR:-$(dirname "$output")/$(basename "${output%.*}").parts}
 jobs="$parts/jobs.sh"
+mkdir -p "$parts"
 # Each segment's cores: the machine's divided among the segments running at once.
 threads=$(( $(nproc) / ${JOBS:-$segments} )); (( threads >= 1 )) || threads=1
 "$harmonize" plan "$input" --segments "$segments" -o "$output" --parts-dir "$parts" --harmonize "$harmonize" \

@@ -12,6 +12,7 @@
 #   layers at 1080p: --fg CLIP --fg-matte MASK --bg PLATE vs ffmpeg's alphamerge + overlay.
 #   stills: a 3840x2160 png with its mask -> png vs `ffmpeg -i in.png out.png`; a 960x640 jpg, alone.
 #   memory: peak RSS on a 60 s 1080p clip vs ffmpeg's on the same, and 60 s vs 6 s (flat in length).
+#   scale-out: the 1080p clip as 2 segments at once (deploy/parallel.sh) + join vs one pass.
 #   engine: inference, 4K thumbnails and 4K render vs PyTorch (training/bench_reference.py).
 # RUNS=N pairs per case (default 3); QUICK=1 skips the 2160p case and the 60 s memory run.
 set -euo pipefail
@@ -90,6 +91,26 @@ pair "--passthrough (decode, RGB, encode)" 0.95 "$n" -- ffmpeg -nostdin -v error
     -- "$bin" "$work/clip-1080p.mp4" -o "$work/ours.mp4" --passthrough -y -q
 [ -n "${QUICK:-}" ] || video clip-2160p 3840 2160 4 0.95 0.9
 video clip-360p 640 360 10 0.8 0.5
+
+# ---- Scale-out: the 1080p clip as 2 segments side by side with the cores shared between them
+# (deploy/parallel.sh: plan, GNU parallel, join) against one pass of the same options. Each segment
+# also reads its warm-up frames, and the join copies the parts: this is the price of splitting, paid
+# back when each segment has a machine of its own.
+scaleout() {
+    local c="$work/clip-1080p.mp4" m="$work/clip-1080p-mask.mp4" n one=() two=() t
+    n=$(frames_of "$c")
+    echo "scale-out, 1920x1080, $n frames: 2 segments at once + join vs one pass (defaults), median of $runs pairs"
+    for _ in $(seq "$runs"); do
+        read -r t _ < <(measure "$bin" "$c" -m "$m" -o "$work/ours.mp4" --model "$model" -y -q); one+=("$t")
+        rm -rf "$work/split.mp4" "$work/split.parts"
+        read -r t _ < <(measure env HARMONIZE="$bin" deploy/parallel.sh "$c" "$work/split.mp4" 2 -m "$m" --model "$model"); two+=("$t")
+    done
+    local a b
+    a=$(printf '%s\n' "${one[@]}" | median); b=$(printf '%s\n' "${two[@]}" | median)
+    printf '  %-34s one pass %6.1f fps  2 segments %6.1f fps  ratio %.2f (reported: %s cores)\n' "2 segments (deploy/parallel.sh)" \
+        "$(echo "$n / $a" | bc -l)" "$(echo "$n / $b" | bc -l)" "$(echo "$a / $b" | bc -l)" "$(nproc)"
+}
+scaleout
 
 # ---- Layers mode at 1080p: the pan clip as foreground (its matte the mask clip) over a second pan.
 clip plate-1080p 1920 1080 8

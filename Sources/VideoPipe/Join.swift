@@ -108,7 +108,7 @@ public enum PartJoiner {
             let frameRate = av_q2d(first.video.pointee.avg_frame_rate)
             let slack = frameRate > 0 ? 0.5 / frameRate : 0.02
             // The source's other streams, merged in by time; over the time the parts cover only.
-            var sourceQueue = sourceFile.map { PacketQueue($0) }
+            let sourceQueue = sourceFile.map { PacketQueue($0) }
             var coverEnd = Double.infinity
             for (k, part) in parts.enumerated() {
                 let file = k == 0 ? first : try Demuxer(part.path)
@@ -129,10 +129,7 @@ public enum PartJoiner {
                         let p = packet.pointer.pointee
                         if p.pts != AV_NOPTS { partEnd = max(partEnd, Double(p.pts + max(p.duration, 0)) * av_q2d(tb)) }
                         // The source's packets that come before this one in time go first.
-                        if var queue = sourceQueue {
-                            try queue.write(before: packet.seconds(tb), upTo: coverEnd, from: coverStart, to: writer, streams: otherOut)
-                            sourceQueue = queue
-                        }
+                        try sourceQueue?.write(before: packet.seconds(tb), upTo: coverEnd, from: coverStart, to: writer, streams: otherOut)
                         try writer.write(packet, from: tb, to: videoOut)
                     } else if sourceFile == nil, let position = partOthers.firstIndex(of: index) {
                         let target = first.copiedStreams[position].pointee.index
@@ -143,9 +140,7 @@ public enum PartJoiner {
                 previousEnd = (part.path, partEnd)
             }
             coverEnd = parts.last?.range.map { $0.end == nil } == true ? .infinity : (previousEnd?.seconds ?? coverStart)
-            if var queue = sourceQueue {
-                try queue.write(before: .infinity, upTo: coverEnd, from: coverStart, to: writer, streams: otherOut)
-            }
+            try sourceQueue?.write(before: .infinity, upTo: coverEnd, from: coverStart, to: writer, streams: otherOut)
             // Step 4: the source's frames over the same time.
             if let source, let sourceFrames = sourceQueue?.videoFrames, sourceFrames != frames {
                 throw PipeError(source, "has \(sourceFrames) frames from \(fmt(parts[0].start)) to \(fmt(previousEnd?.seconds ?? 0)) s, the parts \(frames): \(sourceFrames > frames ? "frames are missing" : "frames are repeated")")
@@ -261,7 +256,7 @@ private final class JoinPacket {
 /// The source's packets, read ahead one at a time: its audio and subtitles are written as the
 /// parts' video reaches their time; its video packets are only counted (frames over the time
 /// the parts cover).
-private struct PacketQueue {
+private final class PacketQueue {
     let file: Demuxer
     var held: JoinPacket?
     var ended = false
@@ -271,7 +266,7 @@ private struct PacketQueue {
 
     /// Writes the source's packets earlier than `time` (seconds), those of its other streams
     /// within [start, end) to their output streams, and counts its video frames in that span.
-    mutating func write(before time: Double, upTo end: Double, from start: Double, to writer: Remuxer,
+    func write(before time: Double, upTo end: Double, from start: Double, to writer: Remuxer,
                         streams: [Int32: UnsafeMutablePointer<AVStream>]) throws {
         while !ended {
             if held == nil { held = try file.nextPacket() }

@@ -12,6 +12,7 @@ shift 3
 harmonize=${HARMONIZE:-harmonize}
 parts=${PARTS_DIR:-$(dirname "$output")/$(basename "${output%.*}").parts}
 jobs="$parts/jobs.sh"
+mkdir -p "$parts"
 "$harmonize" plan "$input" --segments "$segments" -o "$output" --parts-dir "$parts" --harmonize "$harmonize" \
     --format shell -- "$@" > "$jobs"
 n=$(( $(wc -l < "$jobs") - 1 ))
