@@ -50,7 +50,9 @@ let package = Package(
         .executableTarget(name: "fuzz-model-file", dependencies: ["Engine", "FuzzSupport"], path: "Fuzz/ModelFile"),
         .executableTarget(name: "fuzz-frame-geometry", dependencies: ["Engine", "FuzzSupport"], path: "Fuzz/FrameGeometry"),
         .executableTarget(name: "fuzz-paths", dependencies: ["VideoPipe", "FuzzSupport"], path: "Fuzz/Paths"),
-        .executableTarget(name: "fuzz-options", dependencies: ["HarmonizeCommand", "FuzzSupport"], path: "Fuzz/Options"),
+        .executableTarget(name: "fuzz-options", dependencies: ["HarmonizeCommand", "FuzzSupport",
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Fuzz/Options"),
 
         .testTarget(name: "VideoPipeTests", dependencies: ["VideoPipe", locks]),
         // Fixtures come from training/make_fixtures.py (the PyTorch reference).

@@ -105,7 +105,7 @@ public struct Plan: ParsableCommand {
         let (times, rate) = try frameTimes(of: input)
         let n = times.count
         let duration = times.last! + 1 / (rate.isValid ? rate.double : 25)
-        let count = max(1, min(n, segments ?? Int((duration / segmentSeconds!).rounded())))
+        let count = segments.map { max(1, min(n, $0)) } ?? Int(max(1, min(Double(n), (duration / segmentSeconds!).rounded())))
         // Segment k starts at frame round(k n / count); its start is that frame's time, printed to
         // the microsecond (the reader rounds it to the stream's own ticks).
         let firsts = (0..<count).map { k in Int((Double(k) * Double(n) / Double(count)).rounded()) }

@@ -38,7 +38,8 @@ public struct TimeRange: Sendable, Equatable {
 }
 
 /// Seconds from a time given as seconds ("90", "12.5") or [[hh:]mm:]ss[.fraction] ("1:30",
-/// "00:01:30.500"), as FFmpeg's -ss takes it; nil if it is neither, or negative.
+/// "00:01:30.500"), as FFmpeg's -ss takes it; nil if it is neither, or beyond 10^9 s (31 years:
+/// no clip is that long, and stream ticks of such a time could overflow).
 public func parseTime(_ text: String) -> Double? {
     let fields = text.split(separator: ":", omittingEmptySubsequences: false)
     guard (1...3).contains(fields.count) else { return nil }
@@ -51,5 +52,5 @@ public func parseTime(_ text: String) -> Double? {
         if i > 0 && value >= 60 { return nil }
         seconds = seconds * 60 + value
     }
-    return seconds
+    return seconds <= 1e9 ? seconds : nil
 }

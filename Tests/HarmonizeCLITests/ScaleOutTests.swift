@@ -103,7 +103,7 @@ import Testing
         #expect(bad.status != 0 && bad.stderrText.contains("--start"), "\(bad.stderrText)")
     }
 
-    @Test func joinRefusesAGapAnOverlapAndPartsMadeUnlike() throws {
+    @Test func joinRefusesAGapAnOverlapPartsMadeUnlikeAndAMissingFrame() throws {
         let ws = try Workspace()
         try media(ws)
         for (name, range) in [("a", ["--duration", "1"]), ("b", ["--start", "1", "--duration", "1"]), ("c", ["--start", "2"]),
@@ -119,6 +119,11 @@ import Testing
         #expect(harmonized.status == 0, "\(harmonized.stderrText)")
         let unlike = try ws.harmonize(["join", "a.mp4", "h.mp4", "c.mp4", "-o", "j.mp4"])
         #expect(unlike.status == 1 && unlike.stderrText.contains("h.mp4: made unlike a.mp4"), "\(unlike.stderrText)")
+        // A source with other frames over the same time (the clip at 50 fps): the count does not add up.
+        try ws.ffmpeg(["-i", ws.path("clip.mp4"), "-vf", "fps=50", "-c:v", "libx264", "-crf", "30", "-c:a", "copy", ws.path("clip50.mp4")])
+        let count = try ws.harmonize(["join", "a.mp4", "b.mp4", "c.mp4", "--source", "clip50.mp4", "-o", "j.mp4"])
+        #expect(count.status == 1 && count.stderrText.contains("clip50.mp4: has 250 frames from 0.000 to 5.000 s, the parts 125: frames are missing"),
+                "\(count.stderrText)")
         #expect(!FileManager.default.fileExists(atPath: ws.path("j.mp4")), "a refused join writes nothing")
         // In any order, the right parts join; the audio comes from the parts without --source.
         let good = try ws.harmonize(["join", "c.mp4", "a.mp4", "b.mp4", "-o", "j.mp4"])
