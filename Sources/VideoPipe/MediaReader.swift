@@ -228,13 +228,21 @@ public final class MediaReader: FrameSource {
         return .inRange
     }
 
-    /// After the last frame wanted: the copied streams' packets before the range's end, then nil.
+    /// After the last frame wanted: the copied streams' packets before the range's end, then nil:
+    /// once each copied stream has passed the end, or the video is 5 s past it (a stream that has
+    /// ended, or sparse subtitles, must not make a part read the rest of the file).
     private func nextCopiedPacket() -> SourceItem? {
         guard let endSeconds = rangeEndSeconds else { return nil }
-        while copiedStreamsEnded.count < passthrough.count {
+        while copiedStreamsEnded.count < passthrough.count && !Interrupt.isRequested {
             guard av_read_frame(formatContext, packet) >= 0 else { return nil }
             let index = packet.pointee.stream_index
-            if let copied = passthrough.first(where: { $0.inputIndex == index }), !copiedStreamsEnded.contains(index) {
+            if index == stream.pointee.index {
+                let t = packet.pointee.dts != AV_NOPTS ? packet.pointee.dts : packet.pointee.pts
+                if t != AV_NOPTS && Double(t) * av_q2d(stream.pointee.time_base) > endSeconds + 5 {
+                    av_packet_unref(packet)
+                    return nil
+                }
+            } else if let copied = passthrough.first(where: { $0.inputIndex == index }), !copiedStreamsEnded.contains(index) {
                 let pts = packet.pointee.pts != AV_NOPTS ? packet.pointee.pts : packet.pointee.dts
                 if pts == AV_NOPTS || Double(pts) * av_q2d(copied.timeBase) < endSeconds {
                     return .packet(StreamPacket(moving: packet))
