@@ -246,9 +246,9 @@ public struct Harmonize: ParsableCommand {
         let frameRate = opened.info.frameRate.isValid ? opened.info.frameRate.double : 25
         let radius = Int((smoothing * frameRate).rounded())
         if var range {
-            guard let reader = opened as? MediaReader, !Endpoint(inputName).isStill else {
-                throw PipeError(inputName, fg != nil ? "--start/--duration are not supported in layers mode yet; cut the layers to the part first"
-                    : "--start/--duration need a clip (a video file, an image pattern or stdin), not a still or a folder")
+            let still = fg != nil ? Endpoint(fg!).isStill && Endpoint(bg!).isStill : Endpoint(inputName).isStill
+            guard let part = opened as? RangeSelectable, !still else {
+                throw PipeError(inputName, "--start/--duration need a clip (a video file, an image pattern or stdin), not a still or a folder")
             }
             // Frames around the part, read so that its frames are planned and smoothed as in one pass.
             if !passthrough {
@@ -256,7 +256,7 @@ public struct Harmonize: ParsableCommand {
                 range.warmUpBefore = Double(warmUp.before) / frameRate
                 range.warmUpAfter = Double(warmUp.after) / frameRate
             }
-            try reader.select(range)
+            try part.select(range)
         }
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
@@ -289,7 +289,7 @@ public struct Harmonize: ParsableCommand {
         }
         var pipeline: Pipeline
         // A part of the clip: its warm-up frames and the copied streams' packets outside it are dropped.
-        let rangeSink = (opened as? MediaReader)?.selectedSeconds.map {
+        let rangeSink = (opened as? RangeSelectable)?.selectedSeconds.map {
             RangeSink(sink: output, window: $0, passthrough: source.passthrough)
         }
         let written: FrameSink = rangeSink ?? output

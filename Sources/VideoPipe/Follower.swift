@@ -17,6 +17,10 @@ struct TimelineFollower {
     private var ended = false
     private var shownTime = 0.0           // by timestamp: of the frame shown, from the clip's first
 
+    /// Frame by frame over a part of the lead: the lead's timing, to pass over as many of the
+    /// clip's frames as come before the lead's first frame (its frame number).
+    private var skipToLeadFrame: StreamInfo?
+
     /// - leadOrigin: the leading stream's start (`StreamInfo.startPts`); nil: its first frame.
     init(_ clip: FrameSource, byTimestamp: Bool, leadOrigin: Int64? = nil) {
         self.clip = clip
@@ -25,12 +29,29 @@ struct TimelineFollower {
         clipStart = clip.info.startPts
     }
 
+    /// The lead delivers a part of its clip (`RangeSelectable.select`), described by `lead`: a clip
+    /// followed by timestamp seeks to the same time (a second earlier: the frame shown with the
+    /// lead's first may start before it); one followed frame by frame starts at the same frame number.
+    mutating func followPart(_ range: TimeRange, lead: StreamInfo) throws {
+        if !byTimestamp {
+            skipToLeadFrame = lead
+        } else if let reader = clip as? MediaReader {
+            try reader.select(TimeRange(start: range.start, duration: nil, warmUpBefore: range.warmUpBefore + 1))
+        }
+    }
+
     /// Advances to the leading `frame` (whose stream has `timeBase`). `shown` is the clip's newly
     /// shown frame, nil while the one shown before still holds (and on an empty clip). `endedAt`
     /// says, once, where the clip ended ("frame 7", "0.280 s"), when it has ended before `frame`
     /// (by timestamp: by more than one of its frames).
     mutating func advance(to frame: VideoFrame, timeBase: Rational) throws -> (shown: VideoFrame?, endedAt: String?) {
         if ended { return (nil, nil) }
+        if let lead = skipToLeadFrame {
+            skipToLeadFrame = nil
+            for _ in 0..<max(0, lead.frameNumber(frame.pts)) {
+                if try clip.nextFrame() == nil { break }
+            }
+        }
         guard byTimestamp else {
             if let next = try clip.nextFrame() {
                 started = true

@@ -8,7 +8,7 @@ import Foundation
 /// timeline is the foreground's when it is a clip, else the background's; the other layer is a
 /// still, or a clip that follows it (by timestamp where both are videos, else by frame index) and
 /// holds its last frame if it ends first. A matte clip follows a foreground video the same way, like `-m`.
-public final class LayerComposite: FrameSource {
+public final class LayerComposite: RangeSelectable {
     private let driver: FrameSource
     private let foregroundDrives: Bool
     private let other: FrameSource
@@ -63,6 +63,18 @@ public final class LayerComposite: FrameSource {
         self.info = info
     }
 
+    /// A part of the clip that sets the timeline; the other layer, when a clip, follows it there.
+    public func select(_ range: TimeRange) throws {
+        guard let driver = driver as? RangeSelectable else {
+            throw PipeError(foregroundDrives ? "--fg" : "--bg", "a folder of images has no time to select a part of")
+        }
+        try driver.select(range)
+        try follower?.followPart(range, lead: driver.info)
+        info.expectedFrames = driver.info.expectedFrames
+    }
+
+    public var selectedSeconds: (start: Double, end: Double?)? { (driver as? RangeSelectable)?.selectedSeconds }
+
     public var passthrough: [PassthroughStream] { driver.passthrough }
     public var warnings: [String] { notes + driver.warnings + other.warnings }
 
@@ -84,6 +96,7 @@ public final class LayerComposite: FrameSource {
         let out = VideoFrame(width: bg.width, height: bg.height, layout: bg.layout,
                              pts: frame.pts, duration: frame.duration, index: frame.index)
         out.sourceName = frame.sourceName
+        out.warmUp = frame.warmUp
         out.deferUntilComplete { out in
             try fg.complete()
             try bg.complete()

@@ -114,35 +114,35 @@ public final class StillMaskSource: FrameSource {
 /// before its time, counted from each stream's first frame, so clips of other frame rates or with
 /// dropped frames stay in step). A mask clip that ends before the input holds
 /// its last frame, with a warning.
-public final class MaskedSource: FrameSource {
+public final class MaskedSource: RangeSelectable {
     private let base: FrameSource
     private let mask: FrameSource
     private let maskPath: String
     private var follower: TimelineFollower
     private var last: SharedMatte?
     private var notes: [String] = []
-    /// Frame by frame over a part of the input (`MediaReader.select`): the mask frames to pass over
-    /// first, as many as the input's frames before the part's first one.
-    private var skipToInputFrame: Bool
 
     /// `basePath` is where `base` was opened from; it and `maskPath` decide index or timestamp sync.
-    /// Over a part of the input (a `MediaReader` with a range selected), a mask clip follows it: by
-    /// timestamp, from a seek to the same time; frame by frame, from the same frame number.
+    /// Over a part of the input (`select`, here or on a reader before it is wrapped), the mask clip
+    /// follows it (`TimelineFollower.followPart`).
     public init(base: FrameSource, basePath: String, maskPath: String) throws {
         self.base = base
         self.maskPath = maskPath
         let (source, note) = try openMask(maskPath, width: base.info.width, height: base.info.height)
         mask = source
         let byTimestamp = Endpoint(basePath).hasTimestamps && Endpoint(maskPath).hasTimestamps
-        let range = (base as? MediaReader)?.selected
-        if let range, byTimestamp, let clip = source as? MediaReader {
-            // A second of slack: a mask frame shown with the input's first frame may start before it.
-            try clip.select(TimeRange(start: range.start, duration: nil, warmUpBefore: range.warmUpBefore + 1))
-        }
-        skipToInputFrame = range != nil && !byTimestamp
         follower = TimelineFollower(source, byTimestamp: byTimestamp, leadOrigin: base.info.startPts)
+        if let range = (base as? MediaReader)?.selected { try follower.followPart(range, lead: base.info) }
         if let note { notes.append(note) }
     }
+
+    public func select(_ range: TimeRange) throws {
+        guard let base = base as? RangeSelectable else { throw PipeError(maskPath, "the input has no time to select a part of") }
+        try base.select(range)
+        try follower.followPart(range, lead: base.info)
+    }
+
+    public var selectedSeconds: (start: Double, end: Double?)? { (base as? RangeSelectable)?.selectedSeconds }
 
     public var info: StreamInfo { base.info }
     public var passthrough: [PassthroughStream] { base.passthrough }
@@ -151,12 +151,6 @@ public final class MaskedSource: FrameSource {
     public func next() throws -> SourceItem? {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        if skipToInputFrame {
-            skipToInputFrame = false
-            for _ in 0..<max(0, base.info.frameNumber(frame.pts)) {
-                if try mask.nextFrame() == nil { break }
-            }
-        }
         let (shown, endedAt) = try follower.advance(to: frame, timeBase: base.info.timeBase)
         if let shown { last = SharedMatte(shown) }      // only the frames shown are converted
         if let endedAt { notes.append("\(maskPath): mask ends at \(endedAt); its last frame holds for the rest") }

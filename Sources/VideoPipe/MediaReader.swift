@@ -7,7 +7,7 @@ import Glibc
 /// Demuxes and decodes the video stream of anything FFmpeg opens: a video file, a single image, a
 /// printf pattern of images (`shot_%04d.png`) or a stream on standard input (`-`, format probed).
 /// Audio and subtitle packets are handed on untouched for the sink to copy.
-public final class MediaReader: FrameSource {
+public final class MediaReader: RangeSelectable {
     public let path: String
     public private(set) var info: StreamInfo
     public private(set) var passthrough: [PassthroughStream] = []

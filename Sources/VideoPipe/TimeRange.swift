@@ -37,6 +37,15 @@ public struct TimeRange: Sendable, Equatable {
     }
 }
 
+/// A source that can deliver a part of its clip (`harmonize --start/--duration`): a video reader,
+/// and what wraps one (a mask clip's or a layer's follower follows it to the same time).
+public protocol RangeSelectable: FrameSource {
+    /// Deliver only `range` and its warm-up (frames marked `warmUp`). Call before the first `next()`.
+    func select(_ range: TimeRange) throws
+    /// The selected range on the container's clock (seconds), for `RangeSink`; nil before `select`.
+    var selectedSeconds: (start: Double, end: Double?)? { get }
+}
+
 /// Seconds from a time given as seconds ("90", "12.5") or [[hh:]mm:]ss[.fraction] ("1:30",
 /// "00:01:30.500"), as FFmpeg's -ss takes it; nil if it is neither, or beyond 10^9 s (31 years:
 /// no clip is that long, and stream ticks of such a time could overflow).

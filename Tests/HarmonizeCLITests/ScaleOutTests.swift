@@ -83,6 +83,27 @@ import Testing
         }
     }
 
+    /// Layers mode: the foreground clip and its matte clip over a background clip, in two parts.
+    @Test func layersInTwoPartsJoinIntoTheSinglePass() throws {
+        let ws = try Workspace()
+        try media(ws)
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=5,hue=h=60*t", "-c:v", "libx264", "-crf", "12",
+                       "-pix_fmt", "yuv420p", ws.path("plate.mp4")])
+        let layers = ["--fg", "clip.mp4", "--fg-matte", "mask.mp4", "--bg", "plate.mp4", "--model", model, "--crf", "0"]
+        let single = try ws.harmonize(layers + ["-o", "single.mp4"])
+        #expect(single.status == 0, "\(single.stderrText)")
+        for (name, range) in [("p0", ["--duration", "2.32"]), ("p1", ["--start", "2.32"])] {
+            let r = try ws.harmonize(layers + range + ["-o", "\(name).mp4"])
+            #expect(r.status == 0, "\(r.stderrText)")
+        }
+        let join = try ws.harmonize(["join", "p0.mp4", "p1.mp4", "--source", "clip.mp4", "-o", "joined.mp4"])
+        #expect(join.status == 0 && join.stderrText.contains("125 frames"), "\(join.stderrText)")
+        let a = try ws.frames(ws.path("single.mp4"), pixFmt: "rgb24"), b = try ws.frames(ws.path("joined.mp4"), pixFmt: "rgb24")
+        #expect(a.count == 125 && b.count == 125)
+        let differing = zip(a, b).enumerated().filter { $1.0 != $1.1 }.map(\.offset)
+        #expect(differing.isEmpty, "frames that differ from the single pass: \(differing)")
+    }
+
     @Test func aRangeIsFrameAccurateAndKeepsTimestampsAndAudio() throws {
         let ws = try Workspace()
         try media(ws)
