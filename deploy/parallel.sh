@@ -13,8 +13,10 @@ parts=${PARTS_DIR:-$(dirname "$output")/$(basename "${output%.*}").parts}
 jobs="$parts/jobs.sh"
 mkdir -p "$parts"
 # Each segment's cores: the machine's divided among the segments running at once.
-threads=$(( $(nproc) / ${JOBS:-$segments} )); (( threads >= 1 )) || threads=1
+jobs_at_once=${JOBS:-$segments}
+(( jobs_at_once >= 1 )) || { echo "parallel.sh: JOBS must be at least 1" >&2; exit 2; }
+threads=$(( $(nproc) / jobs_at_once )); (( threads >= 1 )) || threads=1
 "$harmonize" plan "$input" --segments "$segments" -o "$output" --parts-dir "$parts" --harmonize "$harmonize" \
     --format shell -- --threads "$threads" "$@" > "$jobs"
-head -n -1 "$jobs" | parallel --halt now,fail=1 -j "${JOBS:-$segments}"
+head -n -1 "$jobs" | parallel --halt now,fail=1 -j "$jobs_at_once"
 tail -n 1 "$jobs" | sh

@@ -92,10 +92,10 @@ options=(-m mask.mp4 --model "$model" --crf 0)
 "$harmonize" clip.mp4 -o single.mp4 -q "${options[@]}"
 
 # 4. The recipe: 3 segments as a job array, the join after it; --wait returns with the join.
-start=$(date +%s.%N)
+start=$SECONDS
 HARMONIZE="$harmonize" WAIT=1 PARTS_DIR=parts "$root/deploy/slurm/submit.sh" clip.mp4 joined.mp4 3 "${options[@]}" >/dev/null \
     || fail "the Slurm jobs failed: $(cat parts/*.log 2>/dev/null)"
-echo "test-cluster: 3 segments and the join ran in $(echo "$(date +%s.%N) - $start" | bc) s"
+echo "test-cluster: 3 segments and the join ran in $((SECONDS - start)) s"
 grep -h "joined" parts/join.log || true
 
 # 5. The joined clip against the single pass: frames, timestamps, audio packets.
@@ -103,9 +103,9 @@ grep -h "joined" parts/join.log || true
 # encoder's SEI; only the values are compared.)
 probe() { ffprobe -v error -of csv=p=0 "$@" | tr -d ', ' | grep -v '^$'; }
 [[ $(probe -select_streams v -show_entries frame=best_effort_timestamp_time single.mp4) == \
-   $(probe -select_streams v -show_entries frame=best_effort_timestamp_time joined.mp4) ]] || fail "timestamps differ"
+   "$(probe -select_streams v -show_entries frame=best_effort_timestamp_time joined.mp4)" ]] || fail "timestamps differ"
 [[ $(probe -select_streams a -show_entries packet=pts,size single.mp4) == \
-   $(probe -select_streams a -show_entries packet=pts,size joined.mp4) ]] || fail "audio differs"
+   "$(probe -select_streams a -show_entries packet=pts,size joined.mp4)" ]] || fail "audio differs"
 frames() { ffmpeg -nostdin -v error -i "$1" -map 0:v -f framemd5 -; }
-[[ $(frames single.mp4 | grep -v '^#') == $(frames joined.mp4 | grep -v '^#') ]] || fail "frames differ from the single pass"
+[[ $(frames single.mp4 | grep -v '^#') == "$(frames joined.mp4 | grep -v '^#')" ]] || fail "frames differ from the single pass"
 echo "test-cluster: passed: the joined clip equals the single pass ($(probe -count_frames -select_streams v -show_entries stream=nb_read_frames joined.mp4) frames, timestamps, audio)"

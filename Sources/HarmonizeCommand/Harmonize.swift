@@ -179,6 +179,10 @@ public struct Harmonize: ParsableCommand {
         } catch let error as EngineError {
             FileHandle.standardError.write(Data("harmonize: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch let error as PartInterrupted {
+            let what = target == "-" ? "stdout: the stream stops short" : "\(target): a part is written whole or not at all (join needs it whole): nothing written"
+            FileHandle.standardError.write(Data("harmonize: interrupted by \(Interrupt.signalName) after \(error.frames) frames of the part; \(what)\n".utf8))
+            throw ExitCode(Interrupt.exitStatus)
         } catch let error as NoFrameError {
             let why = error.interrupted ? "interrupted by \(Interrupt.signalName) before the first frame"
                 : range != nil ? "no frame to read at --start \(start ?? "0") (the input ends before it)"
@@ -265,7 +269,8 @@ public struct Harmonize: ParsableCommand {
         // What made the output, for a video's container and the curves' lines (hashing the model
         // costs a few ms: not for a still).
         let provenance: Provenance? = Endpoint(target).writesVideo || curvesOut != nil
-            ? Provenance(modelHash: try modelPath.map { try sha256Hex(ofFile: $0) }, options: shapingOptions, range: range) : nil
+            ? Provenance(modelHash: try modelPath.map { try sha256Hex(ofFile: $0) }, options: shapingOptions, range: range,
+                         source: range == nil ? nil : URL(fileURLWithPath: inputName).lastPathComponent) : nil
         let options = EncodeOptions(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
                                     format: format, overwrite: y, comment: provenance?.line)
         if passthrough && sideBySide { throw PipeError("", "--side-by-side shows harmonization (not --passthrough)") }
@@ -290,7 +295,8 @@ public struct Harmonize: ParsableCommand {
         var pipeline: Pipeline
         // A part of the clip: its warm-up frames and the copied streams' packets outside it are dropped.
         let rangeSink = (opened as? RangeSelectable)?.selectedSeconds.map {
-            RangeSink(sink: output, window: $0, passthrough: source.passthrough)
+            RangeSink(sink: output, window: $0, passthrough: source.passthrough, input: inputName == "-" ? "stdin" : inputName,
+                      range: range ?? TimeRange(start: 0, duration: nil))
         }
         let written: FrameSink = rangeSink ?? output
         var sink = written

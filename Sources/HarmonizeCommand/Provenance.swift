@@ -14,13 +14,16 @@ struct Provenance: Sendable {
     /// The part of the clip processed (--start/--duration), as `TimeRange.label` writes it; `join`
     /// checks that the parts tile the clip.
     var range: TimeRange? = nil
+    /// The file name (no folder: machines mount the storage in different places) of the clip the
+    /// range is of; `join` checks that all parts name the same one.
+    var source: String? = nil
 
-    /// "harmonize 0.9.0; model sha256:HEX; --strength 1 --smoothing 0.25 ...[; range 4.000000+2.000000]"
+    /// "harmonize 0.9.0; model sha256:HEX; --strength 1 --smoothing 0.25 ...[; range 4.000000+2.000000 of clip.mp4]"
     var line: String {
         var parts = ["harmonize \(Self.toolVersion)"]
         if let modelHash { parts.append("model sha256:\(modelHash)") }
         if !options.isEmpty { parts.append(options.joined(separator: " ")) }
-        if let range { parts.append("range \(range.label)") }
+        if let range { parts.append("range \(range.label)" + (source.map { " of \($0)" } ?? "")) }
         return parts.joined(separator: "; ")
     }
 }

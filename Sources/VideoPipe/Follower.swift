@@ -48,8 +48,14 @@ struct TimelineFollower {
         if ended { return (nil, nil) }
         if let lead = skipToLeadFrame {
             skipToLeadFrame = nil
-            for _ in 0..<max(0, lead.frameNumber(frame.pts)) {
-                if try clip.nextFrame() == nil { break }
+            var last: VideoFrame?
+            for n in 0..<max(0, lead.frameNumber(frame.pts)) {
+                guard let next = try clip.nextFrame() else {
+                    // The clip ends before the part starts: its last frame holds, as in one pass.
+                    ended = true
+                    return (last, last.map { _ in "frame \(n)" })
+                }
+                last = next
             }
         }
         guard byTimestamp else {

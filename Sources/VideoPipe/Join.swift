@@ -30,6 +30,7 @@ public enum PartJoiner {
         let declaredEnd: Double?
         let comment: String?
         let range: TimeRange?
+        let sourceName: String?          // the clip it is a part of (its file name), as tagged
         let others: Int                  // streams besides the video
     }
 
@@ -58,12 +59,23 @@ public enum PartJoiner {
             let tb = av_q2d(video.pointee.time_base)
             let start = video.pointee.start_time != AV_NOPTS ? Double(video.pointee.start_time) * tb : 0
             let end = video.pointee.duration > 0 ? start + Double(video.pointee.duration) * tb : nil
+            let tag = comment.flatMap(rangeTag)
             parts.append(Part(path: path, start: start, declaredEnd: end, comment: comment,
-                              range: comment.flatMap(rangeLabel).flatMap { TimeRange(label: $0) },
+                              range: tag.flatMap { TimeRange(label: $0.label) }, sourceName: tag?.source,
                               others: Int(file.context.pointee.nb_streams) - 1))
         }
 
-        // Step 2: in time order, and the ranges they were made for tile the time they cover.
+        // Step 2: parts of one clip (the source, if given), in time order, whose ranges tile the
+        // time they cover.
+        if let named = parts.first(where: { $0.sourceName != nil }) {
+            if let other = parts.first(where: { $0.sourceName != nil && $0.sourceName != named.sourceName }) {
+                throw PipeError(other.path, "is a part of \(other.sourceName!), \(named.path) of \(named.sourceName!)")
+            }
+            if let source, URL(fileURLWithPath: source).lastPathComponent != named.sourceName {
+                throw PipeError(source, "is not the clip the parts were made from (\(named.sourceName!), as their tags say)")
+            }
+        }
+        if let source { try checkNotSameLocation(input: source, output: output) }
         parts.sort { $0.start < $1.start }
         for (a, b) in zip(parts, parts.dropFirst()) {
             if let ra = a.range, let rb = b.range {
@@ -99,7 +111,7 @@ public enum PartJoiner {
             var comment = parts[0].comment.map(withoutRange)
             if let last = parts.last?.range, let firstRange = parts[0].range, firstRange.start > 0 || last.end != nil {
                 let union = TimeRange(start: firstRange.start, duration: last.end.map { $0 - firstRange.start })
-                comment = comment.map { "\($0); range \(union.label)" }
+                comment = comment.map { "\($0); range \(union.label)" + (parts[0].sourceName.map { " of \($0)" } ?? "") }
             }
             try writer.start(comment: comment)
 
@@ -109,7 +121,11 @@ public enum PartJoiner {
             let slack = frameRate > 0 ? 0.5 / frameRate : 0.02
             // The source's other streams, merged in by time; over the time the parts cover only.
             let sourceQueue = sourceFile.map { PacketQueue($0) }
-            var coverEnd = Double.infinity
+            // The parts end where the last one was made to end (to the end of the clip: no end);
+            // the source's packets are taken up to there, and once the last part is read, up to
+            // where it actually ends.
+            let lastOpen = parts.last?.range.map { $0.end == nil } ?? false
+            var coverEnd = lastOpen ? .infinity : (parts.last?.declaredEnd ?? .infinity)
             for (k, part) in parts.enumerated() {
                 let file = k == 0 ? first : try Demuxer(part.path)
                 if let previousEnd {
@@ -139,11 +155,11 @@ public enum PartJoiner {
                 if let end = part.declaredEnd, abs(end - partEnd) > slack { partEnd = max(partEnd, end) }
                 previousEnd = (part.path, partEnd)
             }
-            coverEnd = parts.last?.range.map { $0.end == nil } == true ? .infinity : (previousEnd?.seconds ?? coverStart)
+            coverEnd = lastOpen ? .infinity : (previousEnd?.seconds ?? coverStart)
             try sourceQueue?.write(before: .infinity, upTo: coverEnd, from: coverStart, to: writer, streams: otherOut)
             // Step 4: the source's frames over the same time.
             if let source, let sourceFrames = sourceQueue?.videoFrames, sourceFrames != frames {
-                throw PipeError(source, "has \(sourceFrames) frames from \(fmt(parts[0].start)) to \(fmt(previousEnd?.seconds ?? 0)) s, the parts \(frames): \(sourceFrames > frames ? "frames are missing" : "frames are repeated")")
+                throw PipeError(source, "has \(sourceFrames) frames from \(fmt(parts[0].start)) to \(fmt(previousEnd?.seconds ?? 0)) s, the parts \(frames): \(sourceFrames > frames ? "frames are missing" : "the parts hold more frames than the source over the same time")")
             }
             try writer.finish()
             let from = sourceFile != nil ? "the source" : (parts[0].others > 0 ? "the parts" : "none")
@@ -163,9 +179,13 @@ public enum PartJoiner {
             .joined(separator: ";")
     }
 
-    static func rangeLabel(_ comment: String) -> String? {
-        comment.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            .first { $0.hasPrefix("range ") }.map { String($0.dropFirst(6)) }
+    /// The "range START+DURATION of NAME" field of a `harmonize` comment: the label and the name.
+    static func rangeTag(_ comment: String) -> (label: String, source: String?)? {
+        guard let field = comment.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
+            .first(where: { $0.hasPrefix("range ") }) else { return nil }
+        let words = field.dropFirst(6)
+        guard let of = words.range(of: " of ") else { return (String(words), nil) }
+        return (String(words[..<of.lowerBound]), String(words[of.upperBound...]))
     }
 }
 
@@ -280,7 +300,8 @@ private final class PacketQueue {
             let pts = p.pts != AV_NOPTS ? Double(p.pts) * av_q2d(tb) : t
             guard pts >= start - 1e-9, pts < end - 1e-9 else { continue }
             if index == file.video.pointee.index {
-                videoFrames += 1
+                // Packets an edit list cut off (flagged discard) are not frames a decoder shows.
+                if p.flags & AV_PKT_FLAG_DISCARD == 0 { videoFrames += 1 }
             } else if let out = streams[index] {
                 try writer.write(packet, from: tb, to: out)
             }
@@ -380,7 +401,7 @@ public func frameTimes(of path: String) throws -> (times: [Double], frameRate: R
     var ticks: [Int64] = []
     while let packet = try file.nextPacket() {
         let p = packet.pointer.pointee
-        guard p.stream_index == video.pointee.index else { continue }
+        guard p.stream_index == video.pointee.index, p.flags & AV_PKT_FLAG_DISCARD == 0 else { continue }
         let t = p.pts != AV_NOPTS ? p.pts : p.dts
         if t != AV_NOPTS { ticks.append(t) }
     }

@@ -22,6 +22,8 @@ public final class MediaReader: RangeSelectable {
     private let packetOwner = OwnedPacket()
     private var packet: UnsafeMutablePointer<AVPacket> { packetOwner.pointer }
     private let decodedOwner = OwnedFrame()
+    /// The last picture dropped before a selected range (`select`).
+    private let lastBefore = OwnedFrame()
     private var decoded: UnsafeMutablePointer<AVFrame> { decodedOwner.pointer }
     /// Converters for the frames' deferred conversion (several workers convert at once).
     private let converters = ConverterPool()
@@ -263,7 +265,10 @@ public final class MediaReader: RangeSelectable {
             if received == 0 {
                 switch place(decoded.pointee.best_effort_timestamp != AV_NOPTS ? decoded.pointee.best_effort_timestamp : nextPts) {
                 case .before:
-                    av_frame_unref(decoded)
+                    // Kept until the next one: should the stream end before the range, its last
+                    // picture is what a pass over it would hold (a mask clip that ends early).
+                    av_frame_unref(lastBefore.pointer)
+                    av_frame_move_ref(lastBefore.pointer, decoded)
                     continue
                 case .after:
                     av_frame_unref(decoded)
@@ -277,7 +282,13 @@ public final class MediaReader: RangeSelectable {
                     return .frame(try takeFrame())
                 }
             }
-            if received == AVERROR_EOF_ { return nil }
+            if received == AVERROR_EOF_ {
+                guard framesOut == 0, lastBefore.pointer.pointee.buf.0 != nil else { return nil }
+                av_frame_move_ref(decoded, lastBefore.pointer)
+                let frame = try takeFrame()
+                frame.warmUp = true
+                return .frame(frame)
+            }
             if received != AVERROR_EAGAIN_ {
                 try damage.lost(seconds: nil, path: shownPath, after: framesOut, reason: averrorText(received))
                 continue

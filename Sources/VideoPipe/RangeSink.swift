@@ -12,12 +12,19 @@ public final class RangeSink: FrameSink {
     public private(set) var written = 0
     public private(set) var dropped = 0
 
-    /// - window: the range on the container's clock (`MediaReader.selectedSeconds`).
-    public init(sink: FrameSink, window: (start: Double, end: Double?), passthrough: [PassthroughStream]) {
+    private let input: String
+    private let range: TimeRange
+
+    /// - window: the range on the container's clock (`RangeSelectable.selectedSeconds`).
+    /// - input, range: the input's name and the range as asked for, for messages.
+    public init(sink: FrameSink, window: (start: Double, end: Double?), passthrough: [PassthroughStream],
+                input: String, range: TimeRange) {
         self.sink = sink
         start = window.start
         end = window.end
         timeBases = Dictionary(passthrough.map { ($0.inputIndex, av_q2d($0.timeBase)) }, uniquingKeysWith: { a, _ in a })
+        self.input = input
+        self.range = range
     }
 
     public var notes: [String] { sink.notes }
@@ -41,13 +48,22 @@ public final class RangeSink: FrameSink {
         try sink.write(packet)
     }
 
-    /// A range that held no frame gives no output (an empty video would not play).
+    /// A range that held no frame gives no output (an empty video would not play), and neither
+    /// does an interrupted one: a part is written whole or not at all, since `join` takes its
+    /// range from its tag, and a retry must not find a short part in its place.
     public func finish() throws {
+        if Interrupt.isRequested { throw PartInterrupted(frames: written) }
         if written == 0 {
-            let range = String(format: "%.3f", max(0, start)) + (end.map { String(format: "-%.3f s", $0) } ?? " s to the end")
-            throw PipeError("", "no frame of the input falls in the range \(range)\(dropped > 0 ? "" : " (it starts after the input ends)"); nothing written")
+            let span = String(format: "from %.3f s", range.start) + (range.end.map { String(format: " to %.3f s", $0) } ?? " to the end")
+            throw PipeError(input, "no frame falls in the range \(span) (the input ends before it); nothing written")
         }
         try sink.finish()
     }
+
     public func abort() { sink.abort() }
+}
+
+/// A pass over a part of a clip was interrupted: nothing was written (`RangeSink.finish`).
+public struct PartInterrupted: Error, Sendable {
+    public let frames: Int
 }

@@ -104,6 +104,45 @@ import Testing
         #expect(differing.isEmpty, "frames that differ from the single pass: \(differing)")
     }
 
+    /// A mask clip that ends before the part starts: its last frame holds there, as in one pass.
+    @Test func aPartAfterTheMaskEndsHoldsItsLastFrameAsOnePassDoes() throws {
+        let ws = try Workspace()
+        try media(ws)
+        try ws.ffmpeg(["-i", ws.path("mask.mp4"), "-t", "1", "-c", "copy", ws.path("short.mp4")])
+        let options = ["-m", "short.mp4", "--model", model, "--crf", "0"]
+        let single = try ws.harmonize(["clip.mp4", "-o", "single.mp4"] + options)
+        #expect(single.status == 0 && single.stderrText.contains("short.mp4: mask ends"), "\(single.stderrText)")
+        let part = try ws.harmonize(["clip.mp4", "--start", "3", "--duration", "1", "-o", "part.mp4"] + options)
+        #expect(part.status == 0, "\(part.stderrText)")
+        let a = try ws.frames(ws.path("single.mp4"), pixFmt: "rgb24"), b = try ws.frames(ws.path("part.mp4"), pixFmt: "rgb24")
+        #expect(b.count == 25 && a.count == 125 && Array(a[75..<100]) == b, "frames 75-99 of the single pass")
+    }
+
+    /// An interrupted part writes nothing (join needs parts whole) and says so; status 130.
+    @Test func anInterruptedPartWritesNothing() throws {
+        let ws = try Workspace()
+        let input = try ws.makeClip("in.nut", seconds: 8, codec: ["-c:v", "ffv1", "-pix_fmt", "yuv420p"])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: harmonizeBinary)
+        p.arguments = ["-", "--start", "0.4", "-o", ws.path("part.mp4"), "--passthrough"]
+        let feed = Pipe(), err = Pipe()
+        p.standardInput = feed
+        p.standardError = err
+        try p.run()
+        // The first third, then Ctrl-C while the tool waits for more on stdin.
+        feed.fileHandleForWriting.write(bytes.prefix(bytes.count / 3))
+        Thread.sleep(forTimeInterval: 2)
+        p.interrupt()
+        p.waitUntilExit()
+        try? feed.fileHandleForWriting.close()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(p.terminationStatus): \(message)")
+        #expect(message.contains("interrupted by SIGINT after") && message.contains("nothing written"), "\(message)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: ws.dir.path).filter { $0.contains("part") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test func aRangeIsFrameAccurateAndKeepsTimestampsAndAudio() throws {
         let ws = try Workspace()
         try media(ws)
@@ -140,10 +179,21 @@ import Testing
         #expect(harmonized.status == 0, "\(harmonized.stderrText)")
         let unlike = try ws.harmonize(["join", "a.mp4", "h.mp4", "c.mp4", "-o", "j.mp4"])
         #expect(unlike.status == 1 && unlike.stderrText.contains("h.mp4: made unlike a.mp4"), "\(unlike.stderrText)")
+        // Parts of another clip, or another source, than the first part's.
+        try FileManager.default.copyItem(atPath: ws.path("clip.mp4"), toPath: ws.path("other.mp4"))
+        let otherPart = try ws.harmonize(["other.mp4", "--passthrough", "--start", "1", "--duration", "1", "-o", "o.mp4"])
+        #expect(otherPart.status == 0, "\(otherPart.stderrText)")
+        let mixed = try ws.harmonize(["join", "a.mp4", "o.mp4", "c.mp4", "-o", "j.mp4"])
+        #expect(mixed.status == 1 && mixed.stderrText.contains("is a part of"), "\(mixed.stderrText)")
+        let wrongSource = try ws.harmonize(["join", "a.mp4", "b.mp4", "c.mp4", "--source", "other.mp4", "-o", "j.mp4"])
+        #expect(wrongSource.status == 1 && wrongSource.stderrText.contains("other.mp4: is not the clip the parts were made from (clip.mp4"),
+                "\(wrongSource.stderrText)")
         // A source with other frames over the same time (the clip at 50 fps): the count does not add up.
         try ws.ffmpeg(["-i", ws.path("clip.mp4"), "-vf", "fps=50", "-c:v", "libx264", "-crf", "30", "-c:a", "copy", ws.path("clip50.mp4")])
-        let count = try ws.harmonize(["join", "a.mp4", "b.mp4", "c.mp4", "--source", "clip50.mp4", "-o", "j.mp4"])
-        #expect(count.status == 1 && count.stderrText.contains("clip50.mp4: has 250 frames from 0.000 to 5.000 s, the parts 125: frames are missing"),
+        try FileManager.default.createDirectory(atPath: ws.path("fast"), withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: ws.path("clip50.mp4"), toPath: ws.path("fast/clip.mp4"))
+        let count = try ws.harmonize(["join", "a.mp4", "b.mp4", "c.mp4", "--source", "fast/clip.mp4", "-o", "j.mp4"])
+        #expect(count.status == 1 && count.stderrText.contains("fast/clip.mp4: has 250 frames from 0.000 to 5.000 s, the parts 125: frames are missing"),
                 "\(count.stderrText)")
         #expect(!FileManager.default.fileExists(atPath: ws.path("j.mp4")), "a refused join writes nothing")
         // In any order, the right parts join; the audio comes from the parts without --source.
