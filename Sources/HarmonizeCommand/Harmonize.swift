@@ -31,6 +31,9 @@ public struct Harmonize: ParsableCommand {
             ffmpeg -i in.mkv -f nut - | harmonize - -m matte.mp4 -o - | ffplay -
           Many jobs, two at a time (see harmonize batch --help):
             harmonize batch shots.tsv --jobs 2
+          A part of a clip, and one clip split over machines (harmonize plan --help, join --help):
+            harmonize clip.mp4 -m matte.mp4 --start 60 --duration 30 -o part.mp4
+            harmonize plan clip.mp4 --segments 8 -o out.mp4 --format shell -- -m matte.mp4
         """)
 
     @Argument(help: "Video file, image, folder, printf pattern, or - for stdin (or give --fg and --bg).")
