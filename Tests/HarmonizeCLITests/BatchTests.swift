@@ -57,6 +57,51 @@ import Testing
         #expect(r.stderrText.contains("not made by this batch"))
     }
 
+    /// A SIGTERM to the batch alone (a scheduler stopping it) reaches the running jobs: they stop,
+    /// keeping what they processed; the batch says which were interrupted and exits 130; a rerun
+    /// redoes those (its own cut-off outputs) and finishes.
+    @Test func aSignalToTheBatchStopsItsJobsAndARerunFinishesThem() throws {
+        let ws = try Workspace()
+        try FileManager.default.createDirectory(atPath: ws.path("in"), withIntermediateDirectories: true)
+        for name in ["a", "b", "c"] { _ = try ws.makeClip("in/\(name).mp4", size: "320x240", seconds: 2) }
+        try ws.ffmpeg(["-f", "lavfi", "-i", "color=white:size=160x120,pad=320:240:80:60,format=gray", "-frames:v", "1", ws.path("m.png")])
+        try ["in/a.mp4\tm.png\tout/a.mp4", "in/b.mp4\tm.png\tout/b.mp4", "in/c.mp4\tm.png\tout/c.mp4"].joined(separator: "\n")
+            .write(toFile: ws.path("list.tsv"), atomically: true, encoding: .utf8)
+        let options = ["--", "--model", model]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: harmonizeBinary)
+        p.arguments = ["batch", ws.path("list.tsv"), "--jobs", "2"] + options
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        // Once both first jobs have opened their outputs (a partial file each), and a moment more
+        // for them to decode some frames, stop the batch.
+        func started() -> Bool {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: ws.path("out"))) ?? []
+            return names.filter { $0.contains("partial") }.count == 2
+        }
+        for _ in 0..<600 {
+            if started() { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        p.terminate()
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(p.terminationStatus): \(message)")
+        #expect(message.contains("batch of 3: 0 done, 0 failed, 0 skipped, 3 interrupted"), "\(message)")
+        // The jobs that ran stopped with the batch (no harmonize left writing), keeping a playable part.
+        let running = try ws.run("/usr/bin/env", ["pgrep", "-f", ws.path("list.tsv")])
+        #expect(running.stdoutText.isEmpty, "still running: \(running.stdoutText)")
+        let kept = try ws.frameTimes(ws.path("out/a.mp4")).count
+        #expect(kept > 0 && kept < 50, "\(kept) frames")
+        #expect(!FileManager.default.fileExists(atPath: ws.path("out/c.mp4")), "the third job never started")
+
+        let again = try ws.harmonize(["batch", ws.path("list.tsv"), "--jobs", "2"] + options)
+        #expect(again.status == 0 && again.stderrText.contains("batch of 3: 3 done, 0 failed, 0 skipped"), "\(again.stderrText)")
+        for name in ["a", "b", "c"] { #expect(try ws.frameTimes(ws.path("out/\(name).mp4")).count == 50) }
+    }
+
     @Test func aFolderOfClipsWithAFolderOfMasksOfTheSameNames() throws {
         let ws = try Workspace()
         try media(ws)
