@@ -77,7 +77,7 @@ public struct Batch: ParsableCommand {
     public func run() throws {
         let (jobsToRun, statePath) = try readJobs()
         let state = try BatchState(path: statePath)
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = runningExecutable()
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var common = jobOptions
         if !common.contains("--threads") { common += ["--threads", String(max(1, cores / jobs))] }
@@ -316,3 +316,8 @@ private func installBatchInterruptHandler(_ onStop: @escaping @Sendable () -> Vo
 
 /// Kept for the life of the process (set up once, on the main thread, before any job starts).
 nonisolated(unsafe) private var batchSignalSources: [any DispatchSourceSignal] = []
+
+/// The path of the running harmonize, for the commands it starts or writes out (batch, plan).
+func runningExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}

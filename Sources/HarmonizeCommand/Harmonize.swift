@@ -297,9 +297,10 @@ public struct Harmonize: ParsableCommand {
         }
         var pipeline: Pipeline
         // A part of the clip: its warm-up frames and the copied streams' packets outside it are dropped.
-        let rangeSink = (opened as? RangeSelectable)?.selectedSeconds.map {
-            RangeSink(sink: output, window: $0, passthrough: source.passthrough, input: inputName == "-" ? "stdin" : inputName,
-                      range: range ?? TimeRange(start: 0, duration: nil))
+        let rangeSink = range.flatMap { range in
+            (opened as? RangeSelectable)?.selectedSeconds.map {
+                RangeSink(sink: output, window: $0, passthrough: source.passthrough, input: inputName == "-" ? "stdin" : inputName, range: range)
+            }
         }
         let written: FrameSink = rangeSink ?? output
         var sink = written

@@ -109,7 +109,7 @@ public struct Plan: ParsableCommand {
         // Segment k starts at frame round(k n / count); its start is that frame's time, printed to
         // the microsecond (the reader rounds it to the stream's own ticks).
         let firsts = (0..<count).map { k in Int((Double(k) * Double(n) / Double(count)).rounded()) }
-        let executable = harmonize ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "harmonize"
+        let executable = harmonize ?? runningExecutable()
         let out = URL(fileURLWithPath: output)
         let dir = partsDir ?? out.deletingLastPathComponent().relativePath
         let stem = out.deletingPathExtension().lastPathComponent, ext = out.pathExtension.isEmpty ? "mp4" : out.pathExtension
@@ -123,8 +123,8 @@ public struct Plan: ParsableCommand {
             let length = next.map { micro($0 - start) }
             let frames = (k + 1 < count ? firsts[k + 1] : n) - firsts[k]
             let part = (dir == "." ? "" : dir + "/") + "\(stem).part" + String(repeating: "0", count: max(0, digits - String(k).count)) + "\(k).\(ext)"
-            var command = [executable, input, "--start", format(start)]
-            if let length { command += ["--duration", format(length)] }
+            var command = [executable, input, "--start", decimal(start)]
+            if let length { command += ["--duration", decimal(length)] }
             command += ["-o", part, "-q"] + jobOptions
             list.append(Segment(index: k, start: start, duration: length, frames: frames, output: part, command: command))
         }
@@ -134,7 +134,8 @@ public struct Plan: ParsableCommand {
 
     private func micro(_ t: Double) -> Double { (t * 1e6).rounded() / 1e6 }
 
-    private func format(_ t: Double) -> String {
+    /// Seconds as the shortest decimal to the microsecond ("2.68", "0").
+    private func decimal(_ t: Double) -> String {
         var s = String(format: "%.6f", t)
         while s.hasSuffix("0") { s.removeLast() }
         if s.hasSuffix(".") { s.removeLast() }

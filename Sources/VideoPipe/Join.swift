@@ -213,25 +213,12 @@ private struct CodecSignature: Equatable, CustomStringConvertible {
 /// An input container read packet by packet, nothing decoded.
 private final class Demuxer {
     let path: String
-    var context: UnsafeMutablePointer<AVFormatContext>
+    let context: UnsafeMutablePointer<AVFormatContext>
     let video: UnsafeMutablePointer<AVStream>
 
     init(_ path: String) throws {
         self.path = path
-        var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
-        let ret = avformat_open_input(&ctx, path, nil, nil)
-        if ret < 0 { throw PipeError(path, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))") }
-        context = ctx!
-        if avformat_find_stream_info(ctx, nil) < 0 {
-            avformat_close_input(&ctx)
-            throw PipeError(path, "cannot read stream information")
-        }
-        let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
-        guard index >= 0, let stream = ctx!.pointee.streams[Int(index)] else {
-            avformat_close_input(&ctx)
-            throw PipeError(path, "no video stream")
-        }
-        video = stream
+        (context, video) = try openVideoInput(path, shown: path)
     }
 
     deinit {

@@ -54,32 +54,17 @@ public final class MediaReader: RangeSelectable {
 
         if path == "-" { makeStandardInputInterruptible() }
 
-        // Step 1: open the container (a printf pattern is an image sequence, whatever its extension).
-        var ctx = avformat_alloc_context()
-        ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: Interrupt.avioCallback, opaque: nil)
+        // Step 1: open the container (a printf pattern is an image sequence, whatever its extension)
+        // and find its video stream.
         var inputFormat: UnsafePointer<AVInputFormat>? = nil
         if path != "-" && isPrintfPattern(path) { inputFormat = av_find_input_format("image2") }
         var options: OpaquePointer? = nil
         if inputFormat != nil, let frameRate { av_dict_set(&options, "framerate", frameRate.description, 0) }
         defer { av_dict_free(&options) }
-        var ret = avformat_open_input(&ctx, url, inputFormat, &options)
-        if ret < 0 {
-            if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
-            throw PipeError(shown, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))")
-        }
+        let (ctx, st) = try openVideoInput(url, shown: shown, format: inputFormat, options: &options)
         formatContext = ctx
-        ret = avformat_find_stream_info(ctx, nil)
-        if ret < 0 {
-            avformat_close_input(&formatContext)
-            throw PipeError(shown, "cannot read stream information: \(averrorText(ret))")
-        }
 
-        // Step 2: the video stream and its decoder.
-        let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
-        guard index >= 0, let st = ctx!.pointee.streams[Int(index)] else {
-            avformat_close_input(&formatContext)
-            throw PipeError(shown, "no video stream")
-        }
+        // Step 2: its decoder.
         stream = st
         let par = st.pointee.codecpar!
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
@@ -92,7 +77,7 @@ public final class MediaReader: RangeSelectable {
         // A mask clip decodes on one thread: its pictures are flat and cheap to decode, and frame
         // threads would each hold decoded pictures of their own (tens of MB at 1080p).
         decoder!.pointee.thread_count = matteOnly ? 1 : 0
-        ret = avcodec_open2(decoder, codec, nil)
+        let ret = avcodec_open2(decoder, codec, nil)
         if ret < 0 {
             avcodec_free_context(&decoder)
             avformat_close_input(&formatContext)
@@ -118,8 +103,8 @@ public final class MediaReader: RangeSelectable {
             if rotation.isNaN { rotation = 0 }
         }
         var expected: Int? = st.pointee.nb_frames > 0 ? Int(st.pointee.nb_frames) : nil
-        if expected == nil, ctx!.pointee.duration > 0, path != "-" {
-            expected = Int((Double(ctx!.pointee.duration) / Double(AV_TIME_BASE) * av_q2d(rate)).rounded())
+        if expected == nil, ctx.pointee.duration > 0, path != "-" {
+            expected = Int((Double(ctx.pointee.duration) / Double(AV_TIME_BASE) * av_q2d(rate)).rounded())
         }
         info = StreamInfo(
             width: Int(par.pointee.width), height: Int(par.pointee.height),
@@ -142,8 +127,8 @@ public final class MediaReader: RangeSelectable {
 
         // Step 4: streams copied through (audio, subtitles).
         if copyStreams {
-            for i in 0..<Int(ctx!.pointee.nb_streams) {
-                guard let s = ctx!.pointee.streams[i], Int32(i) != index else { continue }
+            for i in 0..<Int(ctx.pointee.nb_streams) {
+                guard let s = ctx.pointee.streams[i], Int32(i) != st.pointee.index else { continue }
                 let type = s.pointee.codecpar.pointee.codec_type
                 if type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_SUBTITLE {
                     passthrough.append(PassthroughStream(stream: s))
@@ -177,8 +162,6 @@ public final class MediaReader: RangeSelectable {
     /// The part of the stream to deliver (`select`), in the stream's ticks: frames from `readFrom`
     /// (warm-up before), the range itself from `first` to `end`, and warm-up until `readUntil`.
     private var ticks: (readFrom: Int64, first: Int64, end: Int64?, readUntil: Int64?)?
-    /// The range's end in seconds of the container's clock, for the copied streams' packets.
-    private var rangeEndSeconds: Double?
     /// The range asked for (`select`), with its warm-up.
     public private(set) var selected: TimeRange?
     /// The selected range on the container's clock (seconds), for `RangeSink`.
@@ -199,11 +182,11 @@ public final class MediaReader: RangeSelectable {
         func tick(_ seconds: Double) -> Int64 { origin + Int64((seconds * Double(tb.den) / Double(tb.num)).rounded()) }
         let readFrom = tick(max(0, range.start - range.warmUpBefore))
         ticks = (readFrom, tick(range.start), range.end.map(tick), range.end.map { tick($0 + range.warmUpAfter) })
-        rangeEndSeconds = range.end.map { Double(tick($0)) * av_q2d(tb) }
         selected = range
         // A part from the clip's start keeps what comes before its first frame (an audio encoder's
         // priming packets), as a pass over the whole clip would.
-        selectedSeconds = (range.start > 0 ? Double(tick(range.start)) * av_q2d(tb) : -.infinity, rangeEndSeconds)
+        selectedSeconds = (range.start > 0 ? Double(tick(range.start)) * av_q2d(tb) : -.infinity,
+                           range.end.map { Double(tick($0)) * av_q2d(tb) })
         let rate = info.frameRate.isValid ? info.frameRate.double : 25
         if let duration = range.duration {
             info.expectedFrames = Int((duration * rate).rounded())
@@ -234,7 +217,7 @@ public final class MediaReader: RangeSelectable {
     /// once each copied stream has passed the end, or the video is 5 s past it (a stream that has
     /// ended, or sparse subtitles, must not make a part read the rest of the file).
     private func nextCopiedPacket() -> SourceItem? {
-        guard let endSeconds = rangeEndSeconds else { return nil }
+        guard let endSeconds = selectedSeconds?.end else { return nil }
         while copiedStreamsEnded.count < passthrough.count && !Interrupt.isRequested {
             guard av_read_frame(formatContext, packet) >= 0 else { return nil }
             let index = packet.pointee.stream_index
@@ -380,6 +363,32 @@ public final class MediaReader: RangeSelectable {
         framesOut += 1
         return frame
     }
+}
+
+/// Opens a container (`url`: a path, `pipe:0`; `format` and `options` for image sequences) and
+/// finds its video stream, or throws a one-line error naming `shown`. Ctrl-C interrupts the
+/// reading (`Interrupt`). The caller closes the context (`avformat_close_input`).
+func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputFormat>? = nil,
+                    options: UnsafeMutablePointer<OpaquePointer?>? = nil)
+    throws -> (UnsafeMutablePointer<AVFormatContext>, UnsafeMutablePointer<AVStream>) {
+    var ctx = avformat_alloc_context()
+    ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: Interrupt.avioCallback, opaque: nil)
+    var ret = avformat_open_input(&ctx, url, format, options)
+    if ret < 0 {
+        if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
+        throw PipeError(shown, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))")
+    }
+    ret = avformat_find_stream_info(ctx, nil)
+    if ret < 0 {
+        avformat_close_input(&ctx)
+        throw PipeError(shown, "cannot read stream information: \(averrorText(ret))")
+    }
+    let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+    guard index >= 0, let stream = ctx!.pointee.streams[Int(index)] else {
+        avformat_close_input(&ctx)
+        throw PipeError(shown, "no video stream")
+    }
+    return (ctx!, stream)
 }
 
 /// A blocking read of a pipe on stdin would not notice Ctrl-C (the signal may land on another
