@@ -26,11 +26,13 @@ let package = Package(
         // OpenBLAS (Debian's libopenblas0, headers from libopenblas-dev), loaded on first use with
         // kernels chosen for the CPU: its own pick predates the newest CPUs.
         .target(name: "COpenBLAS", path: "Sources/COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
+        // Inner loops Swift does not vectorise (float -> int conversions, clamps), in plain C.
+        .target(name: "CKernels", path: "Sources/CKernels"),
 
         // Frames in and out: demux/decode, encode/mux, sources, sinks, the streaming pipeline.
         .target(name: "VideoPipe", dependencies: ["CFFmpeg", locks]),
         // The model and the curves; no FFmpeg in here.
-        .target(name: "Engine", dependencies: ["COpenBLAS", locks]),
+        .target(name: "Engine", dependencies: ["COpenBLAS", "CKernels", locks]),
         // The command: argument parsing and wiring, nothing else; the tool is its main.
         .target(
             name: "HarmonizeCommand",

@@ -90,26 +90,36 @@ public func foregroundBox(_ mask: MaskView, padding: Float) -> Box? {
 }
 
 /// Resampling weights of PyTorch's antialiased bilinear resize (`interpolate(..., antialias=True)`,
-/// align_corners false): a triangle filter widened by the scale factor when shrinking.
+/// align_corners false): a triangle filter widened by the scale factor when shrinking. Output i
+/// takes inputs start[i] ..< start[i] + taps; tap k's weight for every output is in one row,
+/// `weights[k * output + i]`, zero past the output's own filter (so one loop over the taps runs
+/// across all outputs: independent sums, not one serial chain of adds per output).
 struct ResampleAxis {
+    let output: Int
+    let taps: Int
     let start: [Int]
-    let weights: [[Float]]
+    let weights: [Float]
 
     init(input: Int, output: Int) {
         let scale = Double(input) / Double(output)
         let support = scale >= 1 ? scale : 1.0
         let invscale = scale >= 1 ? 1 / scale : 1.0
-        var start: [Int] = [], weights: [[Float]] = []
+        var start: [Int] = [], filters: [[Float]] = []
         for i in 0..<output {
             let center = scale * (Double(i) + 0.5)
             let lo = max(Int(center - support + 0.5), 0)
             let hi = min(Int(center + support + 0.5), input)
-            var w = (lo..<hi).map { j -> Double in max(0, 1 - abs((Double(j) - center + 0.5) * invscale)) }
+            var w = (lo..<max(lo, hi)).map { j -> Double in max(0, 1 - abs((Double(j) - center + 0.5) * invscale)) }
             let total = w.reduce(0, +)
             if total > 0 { w = w.map { $0 / total } }
             start.append(lo)
-            weights.append(w.map(Float.init))
+            filters.append(w.map(Float.init))
         }
+        let taps = filters.map(\.count).max() ?? 0
+        var weights = [Float](repeating: 0, count: taps * output)
+        for (i, f) in filters.enumerated() { for (k, w) in f.enumerated() { weights[k * output + i] = w } }
+        self.output = output
+        self.taps = taps
         self.start = start
         self.weights = weights
     }
@@ -134,28 +144,32 @@ func resizeAntialiased(box: Box, channels: Int, stride: Int, side: Int, into out
     let rowLength = stride * box.width
     let (pixelStride, channelStride) = planar ? (1, box.width) : (stride, 1)
     // One output row at a time: its input rows summed into one buffer, then filtered across. (All
-    // `side` rows at once held 6 MB at 1080p in every worker, to the same arithmetic.)
-    var row = [Float](repeating: 0, count: rowLength)
+    // `side` rows at once held 6 MB at 1080p in every worker, to the same arithmetic.) The buffer has
+    // `taps` pixels of slack: an output near the right edge reads past its last input with weight 0.
+    var row = [Float](repeating: 0, count: rowLength + ax.taps * stride)
     row.withUnsafeMutableBufferPointer { row in
-        out.withUnsafeMutableBufferPointer { out in
-            for j in 0..<side {
-                let r = row.baseAddress!
-                r.update(repeating: 0, count: rowLength)
-                for (k, weight) in ay.weights[j].enumerated() where weight != 0 { addRow(box.y0 + ay.start[j] + k, weight, r) }
-                for c in 0..<channels {
-                    let dst = out.baseAddress! + (c * side + j) * side
-                    for i in 0..<side {
-                        let s = r + ax.start[i] * pixelStride + c * channelStride
-                        var acc: Float = 0
-                        ax.weights[i].withUnsafeBufferPointer { w in
-                            for k in 0..<w.count { acc += w[k] * s[k * pixelStride] }
-                        }
-                        dst[i] = acc
-                    }
+    out.withUnsafeMutableBufferPointer { out in
+    ax.start.withUnsafeBufferPointer { xStart in
+    ax.weights.withUnsafeBufferPointer { xWeights in
+        let r = row.baseAddress!
+        for j in 0..<side {
+            r.update(repeating: 0, count: rowLength)
+            for k in 0..<ay.taps {
+                let weight = ay.weights[k * side + j]
+                if weight != 0 { addRow(box.y0 + ay.start[j] + k, weight, r) }
+            }
+            for c in 0..<channels {
+                let dst = out.baseAddress! + (c * side + j) * side
+                let src = r + c * channelStride
+                dst.update(repeating: 0, count: side)
+                // Tap by tap across the row: each output's sum still adds its taps in order.
+                for k in 0..<ax.taps {
+                    let w = xWeights.baseAddress! + k * side, s = src + k * pixelStride
+                    for i in 0..<side { dst[i] += w[i] * s[xStart[i] * pixelStride] }
                 }
             }
         }
-    }
+    }}}}
 }
 
 extension ImageView {

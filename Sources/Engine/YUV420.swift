@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CKernels
 import Dispatch
 
 /// How 8-bit Y'CbCr code values relate to R'G'B': the matrix's luma weights and the range.
@@ -171,6 +172,10 @@ extension CurveRenderer {
         let cbK = chromaK / (2 * (1 - kb)), crK = chromaK / (2 * (1 - kr))
         // R'G'B' in 0...255 units: a luma term per pixel plus a chroma term per block.
         let ys = 255 * m.yScale, yo = 255 * m.yOffset, cs = 255 * m.cScale
+        var constants = hz_render420_constants(ys: ys, yo: yo, cs: cs, rPr: m.rPr, gPb: m.gPb, gPr: m.gPr, bPb: m.bPb,
+                                               kr: kr, kg: kg, kb: kb, lumaK: lumaK, cbK: cbK, crK: crK)
+        // Blocks with both columns inside the picture (an odd width cuts the last one).
+        let wholeEnd = max(bx0, min(bx1, img.width / 2))
         table8Change.withUnsafeBufferPointer { d in
             let d = d.baseAddress!
             for by in by0..<by1 {
@@ -178,42 +183,22 @@ extension CurveRenderer {
                 let cbRow = img.cb + by * img.chromaRowBytes, crRow = img.cr + by * img.chromaRowBytes
                 let mask0 = mask.data + y0 * mask.rowBytes, mask1 = mask0 + (rows - 1) * mask.rowBytes
                 let luma0 = img.luma + y0 * img.lumaRowBytes, luma1 = luma0 + (rows - 1) * img.lumaRowBytes
-                for bx in bx0..<bx1 {
+                var first = bx0
+                if rows == 2 && wholeEnd > bx0 {
+                    // Whole 2x2 blocks: the C kernel, the same arithmetic as below, vectorised.
+                    hz_render420_block_row(d, &constants, luma0 + 2 * bx0, luma1 + 2 * bx0, mask0 + 2 * bx0, mask1 + 2 * bx0,
+                                           cbRow + bx0, crRow + bx0, Int32(wholeEnd - bx0))
+                    first = wholeEnd
+                }
+                // Blocks the picture's edge cuts, pixel by pixel.
+                for bx in first..<bx1 {
                     let x0 = 2 * bx, cols = min(2, img.width - x0)
                     // Quick skip: a block the mask does not touch.
                     if mask0[x0] | mask1[x0] | mask0[x0 + cols - 1] | mask1[x0 + cols - 1] == 0 { continue }
                     let u = Float(cbRow[bx]), v = Float(crRow[bx])
                     let pb = (u - 128) * cs, pr = (v - 128) * cs
                     let cR = m.rPr * pr, cG = -(m.gPb * pb) - m.gPr * pr, cB = m.bPb * pb
-                    if rows == 2 && cols == 2 {
-                        // A whole block: its four pixels as one vector (they share the chroma). A
-                        // pixel whose mask is 0 gets a change of exactly 0: its luma is rewritten unchanged.
-                        let yv = SIMD4<Float>(Float(luma0[x0]), Float(luma0[x0 + 1]), Float(luma1[x0]), Float(luma1[x0 + 1]))
-                        let a = SIMD4<Float>(Float(mask0[x0]), Float(mask0[x0 + 1]), Float(mask1[x0]), Float(mask1[x0 + 1])) * (1 / 255)
-                        let l = yv * ys + yo
-                        let rawR = l + cR, rawG = l + cG, rawB = l + cB
-                        let cr = clamp255(rawR), cg = clamp255(rawG), cb = clamp255(rawB)
-                        // Lane by lane: the standard library's vector conversions are generic loops.
-                        let rh = cr + 0.5, gh = cg + 0.5, bh = cb + 0.5
-                        let r0 = Int(rh[0]), r1 = Int(rh[1]), r2 = Int(rh[2]), r3 = Int(rh[3])
-                        let g0 = Int(gh[0]), g1 = Int(gh[1]), g2 = Int(gh[2]), g3 = Int(gh[3])
-                        let b0 = Int(bh[0]), b1 = Int(bh[1]), b2 = Int(bh[2]), b3 = Int(bh[3])
-                        // The curve's change at the rounded levels (t[v] - v).
-                        let tr = SIMD4<Float>(d[r0], d[r1], d[r2], d[r3])
-                        let tg = SIMD4<Float>(d[256 + g0], d[256 + g1], d[256 + g2], d[256 + g3])
-                        let tb = SIMD4<Float>(d[512 + b0], d[512 + b1], d[512 + b2], d[512 + b3])
-                        let dR = (tr + cr - rawR) * a
-                        let dG = (tg + cg - rawG) * a
-                        let dB = (tb + cb - rawB) * a
-                        let dL = kr * dR + kg * dG + kb * dB
-                        let out = clamp255(yv + dL * lumaK + 0.5)
-                        luma0[x0] = UInt8(out[0]); luma0[x0 + 1] = UInt8(out[1])
-                        luma1[x0] = UInt8(out[2]); luma1[x0 + 1] = UInt8(out[3])
-                        cbRow[bx] = UInt8(min(max(u + ((dB - dL).sum() * cbK) / 4 + 0.5, 0), 255))
-                        crRow[bx] = UInt8(min(max(v + ((dR - dL).sum() * crK) / 4 + 0.5, 0), 255))
-                        continue
-                    }
-                    var sumCb: Float = 0, sumCr: Float = 0
+                    var sumB: Float = 0, sumR: Float = 0
                     for dy in 0..<rows {
                         let lumaRow = dy == 0 ? luma0 : luma1, maskRow = dy == 0 ? mask0 : mask1
                         for dx in 0..<cols {
@@ -234,21 +219,15 @@ extension CurveRenderer {
                             let dB = (d[512 + bl] + cb - rawB) * a
                             let dL = kr * dR + kg * dG + kb * dB
                             lumaRow[x0 + dx] = UInt8(min(max(yv + dL * lumaK + 0.5, 0), 255))
-                            sumCb += (dB - dL) * cbK
-                            sumCr += (dR - dL) * crK
+                            sumB += dB - dL
+                            sumR += dR - dL
                         }
                     }
                     let n = Float(rows * cols)
-                    cbRow[bx] = UInt8(min(max(u + sumCb / n + 0.5, 0), 255))
-                    crRow[bx] = UInt8(min(max(v + sumCr / n + 0.5, 0), 255))
+                    cbRow[bx] = UInt8(min(max(u + (sumB * cbK) / n + 0.5, 0), 255))
+                    crRow[bx] = UInt8(min(max(v + (sumR * crK) / n + 0.5, 0), 255))
                 }
             }
         }
     }
-}
-
-/// Each lane clamped to 0...255 (the standard library's `clamped` on vectors is a generic call).
-@inline(__always)
-private func clamp255(_ v: SIMD4<Float>) -> SIMD4<Float> {
-    SIMD4(min(max(v[0], 0), 255), min(max(v[1], 0), 255), min(max(v[2], 0), 255), min(max(v[3], 0), 255))
 }

@@ -27,6 +27,36 @@ do { model = try HarmonizationModel(path: args[1]) } catch {
     exit(1)
 }
 
+/// Per-frame engine work on decoded video at `w` x `h` (8-bit 4:2:0, BT.709 limited, an elliptical
+/// soft mask over about a third of the frame): thumbnails and render, milliseconds (medians).
+func yuvFrame(_ w: Int, _ h: Int, runs: Int) -> (thumbnails: Double, render: Double) {
+    var luma = [UInt8](repeating: 0, count: w * h)
+    var chroma = [UInt8](repeating: 0, count: 2 * (w / 2) * (h / 2))
+    var mask = [UInt8](repeating: 0, count: w * h)
+    for y in 0..<h {
+        for x in 0..<w {
+            luma[y * w + x] = UInt8(16 + (x + 2 * y) * 219 / (w + 2 * h))
+            let dx = Double(x - w / 2) / Double(w / 3), dy = Double(y - h / 2) / Double(h / 3)
+            mask[y * w + x] = UInt8(max(0, min(255, (1 - (dx * dx + dy * dy)) * 1024)))
+        }
+    }
+    for i in 0..<chroma.count { chroma[i] = UInt8(64 + (i * 7) % 128) }
+    return luma.withUnsafeMutableBufferPointer { l in
+        chroma.withUnsafeMutableBufferPointer { c in
+            mask.withUnsafeBufferPointer { m in
+                let yuv = YUV420View(width: w, height: h, luma: l.baseAddress!, lumaRowBytes: w, cb: c.baseAddress!,
+                                     cr: c.baseAddress! + (w / 2) * (h / 2), chromaRowBytes: w / 2,
+                                     matrix: YUVMatrix(kr: 0.2126, kb: 0.0722, fullRange: false))
+                let view = MaskView(width: w, height: h, rowBytes: w, data: m.baseAddress!)
+                let thumbs = model.thumbnails(yuv: yuv, mask: view)!
+                let renderer = CurveRenderer(curves: ToneCurves(model.predict(thumbs)[0]), bytesPerSample: 1)
+                return (median(runs) { _ = model.thumbnails(yuv: yuv, mask: view) },
+                        median(runs) { renderer.render(yuv: yuv, mask: view) })
+            }
+        }
+    }
+}
+
 // A 3840x2160 frame with a gradient and an elliptical soft mask over a third of it.
 let (w, h) = (3840, 2160)
 var pixels = [UInt8](repeating: 0, count: w * h * 3)
@@ -68,5 +98,8 @@ pixels.withUnsafeMutableBytes { px in
         print("render_4k_ms \(render)")
         print("render_4k_mpix_per_s \(Double(w * h) / render / 1000)")
         print("render_4k_yuv420_ms \(renderYUV)")
+        let small = yuvFrame(640, 360, runs: runs * 5)
+        print("thumbnails_360p_yuv420_ms \(small.thumbnails)")
+        print("render_360p_yuv420_ms \(small.render)")
     }
 }
