@@ -157,10 +157,12 @@ public final class HarmonizationModel: @unchecked Sendable {
                            backgroundMask: .init(repeating: 0, count: side * side))
         for (b, img, msk) in [(box, \Thumbnails.foreground, \Thumbnails.foregroundMask),
                               (whole, \Thumbnails.background, \Thumbnails.backgroundMask)] {
-            resizeAntialiased(box: b, channels: 3, stride: stride, side: side, into: &t[keyPath: img], planar: planar) {
+            // The picture and its mask share the weights.
+            let axes = (x: ResampleAxis(input: b.width, output: side), y: ResampleAxis(input: b.height, output: side))
+            resizeAntialiased(box: b, axes: axes, channels: 3, stride: stride, side: side, into: &t[keyPath: img], planar: planar) {
                 addRow($0, b.x0, b.x1, $1, $2)
             }
-            resizeAntialiased(box: b, channels: 1, stride: 1, side: side, into: &t[keyPath: msk]) {
+            resizeAntialiased(box: b, axes: axes, channels: 1, stride: 1, side: side, into: &t[keyPath: msk]) {
                 mask.addRow($0, x0: b.x0, x1: b.x1, weight: $1, into: $2)
             }
         }

@@ -118,15 +118,10 @@ extension HarmonizationModel {
         precondition(yuv.width == mask.width && yuv.height == mask.height, "mask and image sizes differ")
         guard var t = thumbnails(width: yuv.width, height: yuv.height, mask: mask, stride: 3, planar: true,
                                  addRow: { yuv.addRow($0, x0: $1, x1: $2, weight: $3, into: $4) }) else { return nil }
-        let m = yuv.matrix, plane = side * side
+        let m = yuv.matrix
         for keyPath in [\Thumbnails.foreground, \Thumbnails.background] {
             t[keyPath: keyPath].withUnsafeMutableBufferPointer { p in
-                for i in 0..<plane {
-                    let l = p[i], pb = p[plane + i], pr = p[2 * plane + i]
-                    p[i] = min(max(l + m.rPr * pr, 0), 1)
-                    p[plane + i] = min(max(l - m.gPb * pb - m.gPr * pr, 0), 1)
-                    p[2 * plane + i] = min(max(l + m.bPb * pb, 0), 1)
-                }
+                hz_ypbpr_to_rgb_planes(p.baseAddress!, side * side, m.rPr, m.gPb, m.gPr, m.bPb)
             }
         }
         return t

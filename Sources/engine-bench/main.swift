@@ -17,7 +17,7 @@ func median(_ runs: Int, _ body: () -> Void) -> Double {
 
 let args = CommandLine.arguments
 guard args.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: engine-bench MODEL.safetensors [runs]\n".utf8))
+    FileHandle.standardError.write(Data("usage: engine-bench MODEL.safetensors [runs] [small]\n".utf8))
     exit(2)
 }
 let runs = args.count > 2 ? Int(args[2]) ?? 20 : 20
@@ -55,6 +55,14 @@ func yuvFrame(_ w: Int, _ h: Int, runs: Int) -> (thumbnails: Double, render: Dou
             }
         }
     }
+}
+
+// `small`: only the 640x360 figures (for a profiler: nothing else in the run).
+if args.count > 3 && args[3] == "small" {
+    let small = yuvFrame(640, 360, runs: runs)
+    print("thumbnails_360p_yuv420_ms \(small.thumbnails)")
+    print("render_360p_yuv420_ms \(small.render)")
+    exit(0)
 }
 
 // A 3840x2160 frame with a gradient and an elliptical soft mask over a third of it.

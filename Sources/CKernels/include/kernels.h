@@ -23,4 +23,17 @@ void hz_render420_block_row(const float *change, const hz_render420_constants *k
                             uint8_t *luma0, uint8_t *luma1, const uint8_t *mask0, const uint8_t *mask1,
                             uint8_t *cb, uint8_t *cr, int blocks);
 
+/// The horizontal pass of the thumbnails' resize (resizeAntialiased in Sources/Engine/Images.swift)
+/// for `count` (at most 8) rows at once: row j's pixel x is rows[j * rowStride + x * pixelStride],
+/// for x < inputs (the rows need no more than that). Output i of row j is the sum over the taps k,
+/// in order, of weights[k * outputs + i] * pixel start[i] + k, written to dst[j * dstStride + i].
+/// `scratch` holds inputs x 8 floats (the rows interleaved, so the sums run 8 rows wide).
+void hz_resample_rows(const float *rows, long rowStride, int count, long pixelStride, long inputs,
+                      const long *start, const float *weights, int taps, int outputs,
+                      float *dst, long dstStride, float *scratch);
+
+/// Y', Pb, Pr planes of `count` floats each (plane after plane) to R', G', B' in place, each
+/// clamped to [0, 1]: R' = Y' + rPr Pr, G' = Y' - gPb Pb - gPr Pr, B' = Y' + bPb Pb.
+void hz_ypbpr_to_rgb_planes(float *planes, long count, float rPr, float gPb, float gPr, float bPb);
+
 #endif
