@@ -92,8 +92,8 @@ int hz_blas_load(void) {
 
 const char *hz_blas_error(void) { return error; }
 
-void hz_sgemm(int m, int n, int k, const float *a, const float *b, float *c) {
-    if (sgemm) sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, a, k, b, n, 0, c, n);
+void hz_sgemm_accumulate(int m, int n, int k, const float *a, const float *b, int ldb, float *c, int ldc) {
+    if (sgemm) sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, a, k, b, ldb, 1, c, ldc);
 }
 
 void hz_sgemv_accumulate(int m, int n, const float *a, const float *x, float *y) {

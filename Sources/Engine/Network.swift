@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 // The CNN of S2CRNet on OpenBLAS. Activations are laid out C x N x H x W (channel-major with the
@@ -55,42 +56,59 @@ struct Conv2d {
 
     func columnCount(_ s: Shape) -> Int {
         let o = outputShape(s)
-        return isPointwise ? 0 : inChannels * kernel * kernel * o.batch * o.plane
+        return isPointwise ? 0 : inChannels * kernel * kernel * rowsPerBlock(o) * o.width
     }
 
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+
+    /// The output goes by blocks of whole rows, each block's im2col columns (or its part of the input)
+    /// about this many floats (512 KB): the columns, the block of the output and OpenBLAS's packed
+    /// copies then stay in the core's cache from im2col through the product to the bias and ReLU.
+    /// (One product over the whole picture wrote the first layer's 4 MB out to memory, then read it
+    /// back for the bias and again for the next layer.)
+    static let blockFloats = 1 << 17
+
+    func rowsPerBlock(_ o: Shape) -> Int {
+        max(1, min(o.batch * o.height, Self.blockFloats / (inChannels * kernel * kernel * o.width)))
+    }
 
     /// conv + bias + ReLU of `input` (shape `s`) into `output`.
     func forward(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
                  columns: UnsafeMutablePointer<Float>) -> Shape {
         let o = outputShape(s)
-        let n = o.batch * o.plane
-        let k = inChannels * kernel * kernel
-        let b: UnsafePointer<Float>
-        if isPointwise {
-            b = input
-        } else {
-            im2col(input, s, o, columns)
-            b = UnsafePointer(columns)
-        }
+        let n = o.batch * o.plane, k = inChannels * kernel * kernel
+        let rows = o.batch * o.height, perBlock = rowsPerBlock(o)
         weight.withUnsafeBufferPointer { w in
-            hz_sgemm(Int32(outChannels), Int32(n), Int32(k), w.baseAddress, b, output)
-        }
-        for c in 0..<outChannels {
-            let row = output + c * n
-            let bc = bias[c]
-            for i in 0..<n { row[i] = max(row[i] + bc, 0) }
-        }
+        bias.withUnsafeBufferPointer { bias in
+            for r0 in Swift.stride(from: 0, to: rows, by: perBlock) {
+                let block = r0..<min(rows, r0 + perBlock)
+                let p0 = r0 * o.width, count = block.count * o.width
+                let b: UnsafePointer<Float>, ldb: Int
+                if isPointwise {
+                    (b, ldb) = (input + p0, n)
+                } else {
+                    im2col(input, s, o, rows: block, columns)
+                    (b, ldb) = (UnsafePointer(columns), count)
+                }
+                // The bias first, the product added onto it (OpenBLAS then has no C to clear), the ReLU.
+                hz_fill_rows(output + p0, count, n, Int32(outChannels), bias.baseAddress!)
+                hz_sgemm_accumulate(Int32(outChannels), Int32(count), Int32(k), w.baseAddress, b, Int32(ldb), output + p0, Int32(n))
+                hz_relu_rows(output + p0, count, n, Int32(outChannels))
+            }
+        }}
         return o
     }
 
     private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
-    /// The columns of a k x k convolution: row (c, ky, kx) holds input channel c shifted by (ky, kx)
-    /// under every output position. With stride 1 each output row is a contiguous run of an input row
-    /// between zero margins (copied, not gathered element by element: this was 12 % of a 360p run).
-    private func im2col(_ input: UnsafePointer<Float>, _ s: Shape, _ o: Shape, _ col: UnsafeMutablePointer<Float>) {
-        let n = o.batch * o.plane
+    /// The columns of a k x k convolution for the output rows `rows` (of all batch x height rows):
+    /// row (c, ky, kx) holds input channel c shifted by (ky, kx) under each of their positions.
+    private func im2col(_ input: UnsafePointer<Float>, _ s: Shape, _ o: Shape, rows: Range<Int>,
+                        _ col: UnsafeMutablePointer<Float>) {
+        if stride == 1 && o.height == s.height && o.width == s.width {
+            return im2colSameSize(input, s, rows: rows, col)
+        }
+        let n = rows.count * o.width
         for c in 0..<inChannels {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
@@ -98,25 +116,63 @@ struct Conv2d {
                     // Output columns whose input column ox * stride - padding + kx is inside the row.
                     let first = min(o.width, max(0, -floorDiv(kx - padding, stride)))
                     let end = max(first, min(o.width, floorDiv(s.width - 1 + padding - kx, stride) + 1))
-                    for b in 0..<s.batch {
+                    for r in rows {
+                        let (b, oy) = r.quotientAndRemainder(dividingBy: o.height)
                         let plane = input + (c * s.batch + b) * s.plane
-                        let dst = row + b * o.plane
-                        for oy in 0..<o.height {
-                            let iy = oy * stride - padding + ky
-                            let d = dst + oy * o.width
-                            if iy < 0 || iy >= s.height {
-                                d.update(repeating: 0, count: o.width)
-                                continue
-                            }
-                            let src = plane + iy * s.width - padding + kx
-                            d.update(repeating: 0, count: first)
-                            if stride == 1 {
-                                (d + first).update(from: src + first, count: end - first)
-                            } else {
-                                for ox in first..<end { d[ox] = src[ox * stride] }
-                            }
-                            (d + end).update(repeating: 0, count: o.width - end)
+                        let d = row + (r - rows.lowerBound) * o.width
+                        let iy = oy * stride - padding + ky
+                        if iy < 0 || iy >= s.height {
+                            d.update(repeating: 0, count: o.width)
+                            continue
                         }
+                        let src = plane + iy * s.width - padding + kx
+                        d.update(repeating: 0, count: first)
+                        if stride == 1 {
+                            (d + first).update(from: src + first, count: end - first)
+                        } else {
+                            for ox in first..<end { d[ox] = src[ox * stride] }
+                        }
+                        (d + end).update(repeating: 0, count: o.width - end)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Conv2d {
+    /// im2col of a stride-1 convolution whose output has the input's size (the 3x3, padding 1 of
+    /// the Fire modules): row (c, ky, kx) is then the input plane shifted by (ky - padding) rows and
+    /// (kx - padding) columns, one contiguous copy per plane's part, with zeros where the window
+    /// leaves the picture (the rows above or below, and the columns that wrapped around from the
+    /// next row). Copying row by row (63, 31 or 15 floats) made the calls cost as much as the copies.
+    fileprivate func im2colSameSize(_ input: UnsafePointer<Float>, _ s: Shape, rows: Range<Int>,
+                                    _ col: UnsafeMutablePointer<Float>) {
+        let plane = s.plane, w = s.width, n = rows.count * w
+        for c in 0..<inChannels {
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    let row = col + ((c * kernel + ky) * kernel + kx) * n
+                    let dy = ky - padding, dx = kx - padding, shift = dy * w + dx
+                    var r = rows.lowerBound
+                    while r < rows.upperBound {
+                        // The block's rows y0..<y1 of batch b's plane: positions pa..<pb of the plane.
+                        let (b, y0) = r.quotientAndRemainder(dividingBy: s.height)
+                        let y1 = min(s.height, y0 + rows.upperBound - r)
+                        let pa = y0 * w, pb = y1 * w
+                        let src = input + (c * s.batch + b) * plane
+                        let dst = row + (r - rows.lowerBound) * w      // holds positions pa..<pb
+                        // Position p reads p + shift, inside the plane for p in lo..<hi.
+                        let lo = min(pb, max(pa, -shift)), hi = max(lo, min(pb, plane - shift))
+                        dst.update(repeating: 0, count: lo - pa)
+                        (dst + (lo - pa)).update(from: src + lo + shift, count: hi - lo)
+                        (dst + (hi - pa)).update(repeating: 0, count: pb - hi)
+                        // Columns whose window leaves the row (they read the row before or after).
+                        if dx != 0 {
+                            let cols = dx < 0 ? 0..<min(w, -dx) : max(0, w - dx)..<w
+                            for y in 0..<(y1 - y0) { for x in cols { dst[y * w + x] = 0 } }
+                        }
+                        r += y1 - y0
                     }
                 }
             }
@@ -157,33 +213,14 @@ func maxPoolShape(_ s: Shape) -> Shape {
 
 /// Separable: for each output row, the max of its 3 input rows (contiguous, vectorised), then of each
 /// 3-wide window of that, stride 2; the same values as the 3x3 window (max is exact). Windows inside
-/// the row take no bounds checks, which lets the compiler vectorise the stride-2 loads too (3x the
-/// speed of rows first with a check per window); the last one may hang over the edge (ceil mode).
+/// the row take no bounds checks, which lets the compiler vectorise the stride-2 loads too; the last
+/// one may hang over the edge (ceil mode). In C (CKernels' hz_max_pool_3x3s2): Swift's max() per
+/// value compiled to compares and branches.
 func maxPool(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>) -> Shape {
     let o = maxPoolShape(s)
-    let inside = min(o.width, (s.width - 3) / 2 + 1)     // windows that end inside the row
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: s.width) { buffer in
-        let v = buffer.baseAddress!
-        for p in 0..<(s.channels * s.batch) {
-            let src = input + p * s.plane
-            let dst = output + p * o.plane
-            for oy in 0..<o.height {
-                let y0 = 2 * oy
-                let a = src + y0 * s.width
-                let b = src + min(y0 + 1, s.height - 1) * s.width
-                let c = src + min(y0 + 2, s.height - 1) * s.width
-                for x in 0..<s.width { v[x] = max(max(a[x], b[x]), c[x]) }
-                let d = dst + oy * o.width
-                for ox in 0..<max(0, inside) { d[ox] = max(max(v[2 * ox], v[2 * ox + 1]), v[2 * ox + 2]) }
-                for ox in max(0, inside)..<o.width {
-                    let x0 = 2 * ox
-                    var m = v[x0]
-                    if x0 + 1 < s.width { m = max(m, v[x0 + 1]) }
-                    if x0 + 2 < s.width { m = max(m, v[x0 + 2]) }
-                    d[ox] = m
-                }
-            }
-        }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: s.width) { row in
+        hz_max_pool_3x3s2(input, s.channels * s.batch, Int32(s.height), Int32(s.width), output,
+                          Int32(o.height), Int32(o.width), row.baseAddress!)
     }
     return o
 }

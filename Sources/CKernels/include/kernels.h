@@ -36,4 +36,14 @@ void hz_resample_rows(const float *rows, long rowStride, int count, long pixelSt
 /// clamped to [0, 1]: R' = Y' + rPr Pr, G' = Y' - gPb Pb - gPr Pr, B' = Y' + bPb Pb.
 void hz_ypbpr_to_rgb_planes(float *planes, long count, float rPr, float gPb, float gPr, float bPb);
 
+/// The network's small loops (Sources/Engine/Network.swift). Planes are `height` x `width` floats.
+/// Row r's `count` values (rows `stride` floats apart) set to bias[r].
+void hz_fill_rows(float *rows, long count, long stride, int nrows, const float *bias);
+/// Row r's `count` values (rows `stride` floats apart) replaced by max(v, 0).
+void hz_relu_rows(float *rows, long count, long stride, int nrows);
+/// 3x3 max pool, stride 2, of `planes` planes (ceil mode: the last window may hang over the bottom
+/// or right edge, never start past it) into planes of outHeight x outWidth.
+void hz_max_pool_3x3s2(const float *input, long planes, int height, int width,
+                       float *output, int outHeight, int outWidth, float *rowScratch);
+
 #endif

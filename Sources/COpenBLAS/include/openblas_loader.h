@@ -10,8 +10,9 @@
 int hz_blas_load(void);
 const char *hz_blas_error(void);
 
-/// C = A B (row-major, no transposes): A is m x k, B is k x n, C is m x n.
-void hz_sgemm(int m, int n, int k, const float *a, const float *b, float *c);
+/// C += A B (row-major, no transposes): A is m x k, B is k x n, C is m x n; rows of B and C are
+/// ldb and ldc floats apart (a block of columns of larger matrices).
+void hz_sgemm_accumulate(int m, int n, int k, const float *a, const float *b, int ldb, float *c, int ldc);
 /// y += A x (row-major): A is m x n.
 void hz_sgemv_accumulate(int m, int n, const float *a, const float *x, float *y);
 /// The library's thread pool size for each product.
