@@ -20,15 +20,15 @@ void hz_relu_rows(float *rows, long count, long stride, int nrows) {
 
 static inline float max2(float a, float b) { return a > b ? a : b; }
 
-void hz_max_pool_3x3s2(const float *input, long planes, int height, int width,
-                       float *output, int outHeight, int outWidth, float *v) {
+void hz_max_pool_3x3s2(const float *input, long planes, long inPlaneStride, int height, int width,
+                       float *output, long outPlaneStride, int outHeight, int outWidth, float *v) {
     // Windows that end inside the row; the rest (at most one) hangs over the right edge.
     int inside = (width - 3) / 2 + 1;
     if (inside > outWidth) inside = outWidth;
     if (inside < 0) inside = 0;
     for (long p = 0; p < planes; p++) {
-        const float *src = input + p * height * width;
-        float *dst = output + p * outHeight * outWidth;
+        const float *src = input + p * inPlaneStride;
+        float *dst = output + p * outPlaneStride;
         for (int oy = 0; oy < outHeight; oy++) {
             const int y0 = 2 * oy;
             const float *a = src + y0 * width;

@@ -16,6 +16,8 @@ final class Scratch: @unchecked Sendable {
     var input: [Float] = []
     var features: [Float] = []
     var thumbnail: [Float] = []
+    /// A block of rows of the first convolution's output, pooled before the next block (`forwardPooled`).
+    var convBlock: [Float] = []
     init(activation: Int, squeeze: Int, columns: Int) {
         a = [Float](repeating: 0, count: activation)
         b = [Float](repeating: 0, count: activation)
@@ -49,6 +51,13 @@ struct Conv2d {
         bias = try file.weights("\(name).bias", shape: [outChannels])
     }
 
+    /// A convolution with the given weights (outC x inC x k x k, flattened) and bias.
+    init(weight: [Float], bias: [Float], inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        precondition(weight.count == outChannels * inChannels * kernel * kernel && bias.count == outChannels)
+        (self.inChannels, self.outChannels, self.kernel, self.stride, self.padding) = (inChannels, outChannels, kernel, stride, padding)
+        (self.weight, self.bias) = (weight, bias)
+    }
+
     func outputShape(_ s: Shape) -> Shape {
         Shape(channels: outChannels, batch: s.batch,
               height: (s.height + 2 * padding - kernel) / stride + 1, width: (s.width + 2 * padding - kernel) / stride + 1)
@@ -56,7 +65,9 @@ struct Conv2d {
 
     func columnCount(_ s: Shape) -> Int {
         let o = outputShape(s)
-        return isPointwise ? 0 : inChannels * kernel * kernel * rowsPerBlock(o) * o.width
+        // `forward`'s blocks, or `forwardPooled`'s with the row after each.
+        let rows = max(rowsPerBlock(o), min(o.batch * o.height, pooledBlockRows(o) + 1))
+        return isPointwise ? 0 : inChannels * kernel * kernel * rows * o.width
     }
 
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
@@ -103,7 +114,7 @@ struct Conv2d {
 
     /// The columns of a k x k convolution for the output rows `rows` (of all batch x height rows):
     /// row (c, ky, kx) holds input channel c shifted by (ky, kx) under each of their positions.
-    private func im2col(_ input: UnsafePointer<Float>, _ s: Shape, _ o: Shape, rows: Range<Int>,
+    fileprivate func im2col(_ input: UnsafePointer<Float>, _ s: Shape, _ o: Shape, rows: Range<Int>,
                         _ col: UnsafeMutablePointer<Float>) {
         if stride == 1 && o.height == s.height && o.width == s.width {
             return im2colSameSize(input, s, rows: rows, col)
@@ -137,6 +148,62 @@ struct Conv2d {
                 }
             }
         }
+    }
+}
+
+extension Conv2d {
+    /// Rows of output a block of `forwardPooled` pools (even: each pooled row starts on an even row),
+    /// sized like `forward`'s blocks but also by the block of output itself.
+    func pooledBlockRows(_ o: Shape) -> Int {
+        let rows = min(rowsPerBlock(o), Self.blockFloats / (outChannels * o.width))
+        return max(2, rows & ~1)
+    }
+
+    /// Floats of the block buffer `forwardPooled` needs.
+    func pooledBlockCount(_ s: Shape) -> Int {
+        let o = outputShape(s)
+        return outChannels * (min(o.height, pooledBlockRows(o) + 1)) * o.width
+    }
+
+    /// conv + bias + ReLU, then the 3x3 stride-2 max pool (`maxPool`), a block of rows at a time:
+    /// the convolution's whole output (4 MB for the first layer on a 256x256 thumbnail) is never
+    /// written out, only `block` (`pooledBlockCount` floats), which stays in the cache. Each block
+    /// also computes the row after it (its last windows reach it; the next block computes it again).
+    func forwardPooled(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
+                       columns: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>) -> Shape {
+        let o = outputShape(s), p = maxPoolShape(o)
+        let k = inChannels * kernel * kernel, perBlock = pooledBlockRows(o)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: o.width) { row in
+        weight.withUnsafeBufferPointer { w in
+        bias.withUnsafeBufferPointer { bias in
+            for b in 0..<o.batch {
+                for r0 in Swift.stride(from: 0, to: o.height, by: perBlock) {
+                    let r1 = min(o.height, r0 + perBlock), end = min(o.height, r1 + 1)
+                    let count = (end - r0) * o.width
+                    // Output rows r0..<end of image b, as channels x rows x width in `block`.
+                    let rows = (b * o.height + r0)..<(b * o.height + end)
+                    let (source, ldb): (UnsafePointer<Float>, Int)
+                    if isPointwise {
+                        (source, ldb) = (input + rows.lowerBound * o.width, o.batch * o.plane)
+                    } else {
+                        im2col(input, s, o, rows: rows, columns)
+                        (source, ldb) = (UnsafePointer(columns), count)
+                    }
+                    hz_fill_rows(block, count, count, Int32(outChannels), bias.baseAddress!)
+                    hz_sgemm_accumulate(Int32(outChannels), Int32(count), Int32(k), w.baseAddress, source, Int32(ldb),
+                                        block, Int32(count))
+                    hz_relu_rows(block, count, count, Int32(outChannels))
+                    // Pooled rows r0 / 2 ..< r1 / 2 (to the last at the bottom): their windows lie in
+                    // the block (the last one's clipped to the output's last row).
+                    let p0 = r0 / 2, p1 = r1 == o.height ? p.height : r1 / 2
+                    guard p1 > p0 else { continue }
+                    hz_max_pool_3x3s2(block, outChannels, count, Int32(end - r0), Int32(o.width),
+                                      output + b * p.plane + p0 * p.width, o.batch * p.plane,
+                                      Int32(p1 - p0), Int32(p.width), row.baseAddress!)
+                }
+            }
+        }}}
+        return p
     }
 }
 
@@ -219,8 +286,8 @@ func maxPoolShape(_ s: Shape) -> Shape {
 func maxPool(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>) -> Shape {
     let o = maxPoolShape(s)
     withUnsafeTemporaryAllocation(of: Float.self, capacity: s.width) { row in
-        hz_max_pool_3x3s2(input, s.channels * s.batch, Int32(s.height), Int32(s.width), output,
-                          Int32(o.height), Int32(o.width), row.baseAddress!)
+        hz_max_pool_3x3s2(input, s.channels * s.batch, s.plane, Int32(s.height), Int32(s.width), output,
+                          o.plane, Int32(o.height), Int32(o.width), row.baseAddress!)
     }
     return o
 }
@@ -245,9 +312,9 @@ struct Backbone {
     func scratch(batch: Int, side: Int, images: Int) -> Scratch {
         var s = Shape(channels: 3, batch: batch, height: side, width: side)
         var activation = s.count, squeeze = 0, columns = conv.columnCount(s)
-        s = conv.outputShape(s)
+        let block = conv.pooledBlockCount(s)
+        s = maxPoolShape(conv.outputShape(s))
         activation = max(activation, s.count)
-        s = maxPoolShape(s)
         for (i, f) in fires.enumerated() {
             let q = f.squeeze.outputShape(s)
             squeeze = max(squeeze, q.count)
@@ -257,6 +324,7 @@ struct Backbone {
             if Self.poolAfterFire.contains(i) { s = maxPoolShape(s) }
         }
         let scratch = Scratch(activation: activation, squeeze: squeeze, columns: columns)
+        scratch.convBlock = [Float](repeating: 0, count: block)
         scratch.input = [Float](repeating: 0, count: max(batch, images) * 3 * side * side)
         scratch.features = [Float](repeating: 0, count: max(batch, images) * Self.features)
         scratch.thumbnail = [Float](repeating: 0, count: 3 * side * side)
@@ -276,9 +344,9 @@ struct Backbone {
             for n in 0..<batch { for c in 0..<3 {
                 (cur + (c * batch + n) * s0.plane).update(from: input + (n * 3 + c) * s0.plane, count: s0.plane)
             } }
-            var s = conv.forward(cur, s0, into: other, columns: col.baseAddress!)
-            swap(&cur, &other)
-            s = maxPool(cur, s, into: other)
+            var s = scratch.convBlock.withUnsafeMutableBufferPointer { block in
+                conv.forwardPooled(cur, s0, into: other, columns: col.baseAddress!, block: block.baseAddress!)
+            }
             swap(&cur, &other)
             for (i, f) in fires.enumerated() {
                 s = f.forward(cur, s, into: other, squeezed: q.baseAddress!, columns: col.baseAddress!)

@@ -31,3 +31,55 @@ import Testing
         #expect(wrong == 0, "\(height)x\(width): \(wrong) outputs differ")
     }
 }
+
+/// The first layer's convolution and pool fused by blocks of rows (`forwardPooled`) against the
+/// convolution over the whole picture followed by the pool, on shapes that make several blocks, a
+/// last block of one or two rows, odd heights (the pool's last window clipped) and a batch of two.
+@Suite struct PooledConvolutionTests {
+    @Test(arguments: [(3, 8, 3, 2, 0, 2, 256, 256), (3, 64, 3, 2, 0, 1, 256, 256), (3, 8, 3, 2, 0, 1, 75, 300),
+                      (8, 8, 3, 1, 1, 2, 80, 90), (8, 16, 1, 1, 0, 1, 99, 70), (4, 4, 3, 1, 1, 1, 7, 9)])
+    func matchesConvolutionThenPool(spec: (Int, Int, Int, Int, Int, Int, Int, Int)) throws {
+        _ = try HarmonizationModel(path: "\(fixtures)/plain.safetensors")   // loads OpenBLAS
+        let (inC, outC, k, stride, padding, batch, height, width) = spec
+        var rng = SystemRandomNumberGenerator()
+        let conv = Conv2d(weight: (0..<(outC * inC * k * k)).map { _ in Float.random(in: -0.5...0.5, using: &rng) },
+                          bias: (0..<outC).map { _ in Float.random(in: -0.2...0.2, using: &rng) },
+                          inChannels: inC, outChannels: outC, kernel: k, stride: stride, padding: padding)
+        let s = Shape(channels: inC, batch: batch, height: height, width: width)
+        let input = (0..<s.count).map { _ in Float.random(in: -1...1, using: &rng) }
+        let o = conv.outputShape(s), p = maxPoolShape(o)
+        var whole = [Float](repeating: .nan, count: o.count), pooled = [Float](repeating: .nan, count: p.count)
+        var fused = [Float](repeating: .nan, count: p.count)
+        var columns = [Float](repeating: 0, count: max(1, conv.columnCount(s)))
+        var block = [Float](repeating: 0, count: conv.pooledBlockCount(s))
+        input.withUnsafeBufferPointer { i in
+            columns.withUnsafeMutableBufferPointer { c in
+                whole.withUnsafeMutableBufferPointer { w in
+                    _ = conv.forward(i.baseAddress!, s, into: w.baseAddress!, columns: c.baseAddress!)
+                    pooled.withUnsafeMutableBufferPointer { _ = maxPool(w.baseAddress!, o, into: $0.baseAddress!) }
+                }
+                block.withUnsafeMutableBufferPointer { b in
+                    fused.withUnsafeMutableBufferPointer { f in
+                        let got = conv.forwardPooled(i.baseAddress!, s, into: f.baseAddress!, columns: c.baseAddress!, block: b.baseAddress!)
+                        #expect(got.height == p.height && got.width == p.width && got.batch == batch)
+                    }
+                }
+            }
+        }
+        // The whole convolution itself, at a few positions, against the definition.
+        for _ in 0..<20 {
+            let (oc, b, oy, ox) = (Int.random(in: 0..<outC), Int.random(in: 0..<batch), Int.random(in: 0..<o.height), Int.random(in: 0..<o.width))
+            var sum = conv.bias[oc]
+            for c in 0..<inC { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * stride - padding + ky, ix = ox * stride - padding + kx
+                guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                sum += conv.weight[((oc * inC + c) * k + ky) * k + kx] * input[((c * batch + b) * height + iy) * width + ix]
+            } } }
+            let got = whole[(oc * batch + b) * o.plane + oy * o.width + ox]
+            #expect(abs(got - max(sum, 0)) <= 1e-4, "\(spec): conv at \((oc, b, oy, ox)) \(got) vs \(max(sum, 0))")
+        }
+        let worst = zip(fused, pooled).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .nan
+        #expect(worst <= 1e-5, "\(spec): worst relative difference \(worst)")
+        #expect(o.height > conv.pooledBlockRows(o) || height < 10, "\(spec): one block only")
+    }
+}

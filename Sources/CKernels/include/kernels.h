@@ -41,9 +41,10 @@ void hz_ypbpr_to_rgb_planes(float *planes, long count, float rPr, float gPb, flo
 void hz_fill_rows(float *rows, long count, long stride, int nrows, const float *bias);
 /// Row r's `count` values (rows `stride` floats apart) replaced by max(v, 0).
 void hz_relu_rows(float *rows, long count, long stride, int nrows);
-/// 3x3 max pool, stride 2, of `planes` planes (ceil mode: the last window may hang over the bottom
-/// or right edge, never start past it) into planes of outHeight x outWidth.
-void hz_max_pool_3x3s2(const float *input, long planes, int height, int width,
-                       float *output, int outHeight, int outWidth, float *rowScratch);
+/// 3x3 max pool, stride 2, of `planes` planes of height x width (`inPlaneStride` floats apart), in
+/// ceil mode (the last window may hang over the bottom or right edge, never start past it), into
+/// outHeight x outWidth planes `outPlaneStride` apart. `rowScratch` holds `width` floats.
+void hz_max_pool_3x3s2(const float *input, long planes, long inPlaneStride, int height, int width,
+                       float *output, long outPlaneStride, int outHeight, int outWidth, float *rowScratch);
 
 #endif
