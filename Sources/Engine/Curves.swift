@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Three colour curves of K linear pieces, as the network predicts them (S2CRNet's CRM output).
@@ -35,6 +36,19 @@ public struct CurveParameters: Sendable, Equatable {
         var before: Float = 0
         for i in 0..<k { before += w[w.startIndex + i] }
         return min(1, (before + (t - Float(k)) * w[w.startIndex + k]) * scale(c))
+    }
+
+    /// `evaluate(channel: c, _:)` of `count` values from `x` into `y`: the same arithmetic, with the
+    /// prefix sums made once instead of once a value.
+    func evaluate(channel c: Int, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        weights.withUnsafeBufferPointer { all in
+            let w = all.baseAddress! + c * pieces
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: pieces) { before in
+                var run: Float = 0
+                for i in 0..<pieces { before[i] = run; run += w[i] }
+                hz_apply_pieces(x, y, count, before.baseAddress!, w, scale(c), Int32(pieces))
+            }
+        }
     }
 
     /// What turns channel c's weights into output units: its end value over the weights' sum.

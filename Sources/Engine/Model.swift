@@ -202,8 +202,10 @@ public final class HarmonizationModel: @unchecked Sendable {
         if heads.count > 1 {
             // Stage 2 sees the foreground after stage 1's curves (features of the fg only, batch 1).
             let p1 = stages[0]
-            for c in 0..<3 {
-                for i in 0..<plane { scratch.thumbnail[c * plane + i] = p1.evaluate(channel: c, t.foreground[c * plane + i]) }
+            t.foreground.withUnsafeBufferPointer { fg in
+                scratch.thumbnail.withUnsafeMutableBufferPointer { out in
+                    for c in 0..<3 { p1.evaluate(channel: c, fg.baseAddress! + c * plane, into: out.baseAddress! + c * plane, count: plane) }
+                }
             }
             let curved = scratch.thumbnail
             masked(curved, t.foregroundMask, inverted: false, into: &scratch.input, at: 0)
@@ -220,13 +222,19 @@ public final class HarmonizationModel: @unchecked Sendable {
 
     private func masked(_ image: [Float], _ mask: [Float], inverted: Bool, into out: inout [Float], at offset: Int) {
         let plane = side * side
-        for c in 0..<3 {
-            let m = mean[c], s = 1 / std[c]
-            for i in 0..<plane {
-                let a = inverted ? 1 - mask[i] : mask[i]
-                out[offset + c * plane + i] = (image[c * plane + i] - m) * s * a
+        image.withUnsafeBufferPointer { image in
+        mask.withUnsafeBufferPointer { mask in
+        out.withUnsafeMutableBufferPointer { out in
+            for c in 0..<3 {
+                let m = mean[c], s = 1 / std[c]
+                let src = image.baseAddress! + c * plane, dst = out.baseAddress! + offset + c * plane
+                if inverted {
+                    for i in 0..<plane { dst[i] = (src[i] - m) * s * (1 - mask[i]) }
+                } else {
+                    for i in 0..<plane { dst[i] = (src[i] - m) * s * mask[i] }
+                }
             }
-        }
+        }}}
     }
 
     private func head(_ index: Int, fg: ArraySlice<Float>, bg: ArraySlice<Float>, label: SemanticLabel) -> CurveParameters {

@@ -47,4 +47,10 @@ void hz_relu_rows(float *rows, long count, long stride, int nrows);
 void hz_max_pool_3x3s2(const float *input, long planes, long inPlaneStride, int height, int width,
                        float *output, long outPlaneStride, int outHeight, int outWidth, float *rowScratch);
 
+/// A piecewise-linear curve of `pieces` pieces on [0, 1] applied to `count` values (clamped to [0, 1]
+/// first): y = min(1, (before[k] + (t - k) * weights[k]) * scale) with t = x * pieces and k its piece
+/// (CurveParameters.evaluate in Sources/Engine/Curves.swift, with the prefix sums `before` made once).
+void hz_apply_pieces(const float *x, float *y, long count, const float *before, const float *weights,
+                     float scale, int pieces);
+
 #endif
