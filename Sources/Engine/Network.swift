@@ -18,6 +18,9 @@ final class Scratch: @unchecked Sendable {
     var thumbnail: [Float] = []
     /// A block of rows of the first convolution's output, pooled before the next block (`forwardPooled`).
     var convBlock: [Float] = []
+    /// The next Fire's squeezed input, and a block of a Fire's output on its way to it (`Fire.expand`).
+    var squeeze2: [Float] = []
+    var fireBlock: [Float] = []
     init(activation: Int, squeeze: Int, columns: Int) {
         a = [Float](repeating: 0, count: activation)
         b = [Float](repeating: 0, count: activation)
@@ -87,27 +90,41 @@ struct Conv2d {
     func forward(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
                  columns: UnsafeMutablePointer<Float>) -> Shape {
         let o = outputShape(s)
-        let n = o.batch * o.plane, k = inChannels * kernel * kernel
         let rows = o.batch * o.height, perBlock = rowsPerBlock(o)
-        weight.withUnsafeBufferPointer { w in
-        bias.withUnsafeBufferPointer { bias in
-            for r0 in Swift.stride(from: 0, to: rows, by: perBlock) {
-                let block = r0..<min(rows, r0 + perBlock)
-                let p0 = r0 * o.width, count = block.count * o.width
-                let b: UnsafePointer<Float>, ldb: Int
-                if isPointwise {
-                    (b, ldb) = (input + p0, n)
-                } else {
-                    im2col(input, s, o, rows: block, columns)
-                    (b, ldb) = (UnsafePointer(columns), count)
-                }
-                // The bias first, the product added onto it (OpenBLAS then has no C to clear), the ReLU.
-                hz_fill_rows(output + p0, count, n, Int32(outChannels), bias.baseAddress!)
-                hz_sgemm_accumulate(Int32(outChannels), Int32(count), Int32(k), w.baseAddress, b, Int32(ldb), output + p0, Int32(n))
-                hz_relu_rows(output + p0, count, n, Int32(outChannels))
-            }
-        }}
+        for r0 in Swift.stride(from: 0, to: rows, by: perBlock) {
+            forwardRows(input, s, rows: r0..<min(rows, r0 + perBlock), into: output + r0 * o.width,
+                        ldc: o.batch * o.plane, columns: columns)
+        }
         return o
+    }
+
+    /// conv + bias + ReLU for the output rows `rows` (of all batch x height rows; at most
+    /// `rowsPerBlock` of them unless pointwise), written as outChannels rows of rows x width floats,
+    /// `ldc` apart.
+    func forwardRows(_ input: UnsafePointer<Float>, _ s: Shape, rows: Range<Int>, into output: UnsafeMutablePointer<Float>,
+                     ldc: Int, columns: UnsafeMutablePointer<Float>) {
+        let o = outputShape(s), count = rows.count * o.width
+        if isPointwise {
+            return pointwise(input + rows.lowerBound * o.width, ldb: o.batch * o.plane, count: count, into: output, ldc: ldc)
+        }
+        im2col(input, s, o, rows: rows, columns)
+        product(columns, ldb: count, k: inChannels * kernel * kernel, count: count, into: output, ldc: ldc)
+    }
+
+    /// A 1x1 convolution of `count` positions of `input` (inChannels rows, `ldb` apart) + bias + ReLU.
+    func pointwise(_ input: UnsafePointer<Float>, ldb: Int, count: Int, into output: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(isPointwise)
+        product(input, ldb: ldb, k: inChannels, count: count, into: output, ldc: ldc)
+    }
+
+    /// output = ReLU(bias + weight x b), b being k rows of `count` floats, `ldb` apart. The bias is
+    /// written first and the product added onto it (OpenBLAS then has no C to clear).
+    private func product(_ b: UnsafePointer<Float>, ldb: Int, k: Int, count: Int, into output: UnsafeMutablePointer<Float>, ldc: Int) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { hz_fill_rows(output, count, ldc, Int32(outChannels), $0.baseAddress!) }
+            hz_sgemm_accumulate(Int32(outChannels), Int32(count), Int32(k), w.baseAddress, b, Int32(ldb), output, Int32(ldc))
+        }
+        hz_relu_rows(output, count, ldc, Int32(outChannels))
     }
 
     private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
@@ -172,27 +189,14 @@ extension Conv2d {
     func forwardPooled(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
                        columns: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>) -> Shape {
         let o = outputShape(s), p = maxPoolShape(o)
-        let k = inChannels * kernel * kernel, perBlock = pooledBlockRows(o)
+        let perBlock = pooledBlockRows(o)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: o.width) { row in
-        weight.withUnsafeBufferPointer { w in
-        bias.withUnsafeBufferPointer { bias in
             for b in 0..<o.batch {
                 for r0 in Swift.stride(from: 0, to: o.height, by: perBlock) {
                     let r1 = min(o.height, r0 + perBlock), end = min(o.height, r1 + 1)
                     let count = (end - r0) * o.width
                     // Output rows r0..<end of image b, as channels x rows x width in `block`.
-                    let rows = (b * o.height + r0)..<(b * o.height + end)
-                    let (source, ldb): (UnsafePointer<Float>, Int)
-                    if isPointwise {
-                        (source, ldb) = (input + rows.lowerBound * o.width, o.batch * o.plane)
-                    } else {
-                        im2col(input, s, o, rows: rows, columns)
-                        (source, ldb) = (UnsafePointer(columns), count)
-                    }
-                    hz_fill_rows(block, count, count, Int32(outChannels), bias.baseAddress!)
-                    hz_sgemm_accumulate(Int32(outChannels), Int32(count), Int32(k), w.baseAddress, source, Int32(ldb),
-                                        block, Int32(count))
-                    hz_relu_rows(block, count, count, Int32(outChannels))
+                    forwardRows(input, s, rows: (b * o.height + r0)..<(b * o.height + end), into: block, ldc: count, columns: columns)
                     // Pooled rows r0 / 2 ..< r1 / 2 (to the last at the bottom): their windows lie in
                     // the block (the last one's clipped to the output's last row).
                     let p0 = r0 / 2, p1 = r1 == o.height ? p.height : r1 / 2
@@ -202,7 +206,7 @@ extension Conv2d {
                                       Int32(p1 - p0), Int32(p.width), row.baseAddress!)
                 }
             }
-        }}}
+        }
         return p
     }
 }
@@ -257,14 +261,50 @@ struct Fire {
         expand3 = try Conv2d(file, "\(name).expand3x3", inChannels: s, outChannels: e, kernel: 3, padding: 1)
     }
 
+    init(squeeze: Conv2d, expand1: Conv2d, expand3: Conv2d) {
+        (self.squeeze, self.expand1, self.expand3) = (squeeze, expand1, expand3)
+    }
+
     var outChannels: Int { expand1.outChannels + expand3.outChannels }
 
     func forward(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
                  squeezed: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>) -> Shape {
         let q = squeeze.forward(input, s, into: squeezed, columns: columns)
+        return expand(squeezed, q, into: output, columns: columns)
+    }
+
+    /// The expand convolutions of the squeezed input `q`, written side by side (the concat).
+    func expand(_ squeezed: UnsafePointer<Float>, _ q: Shape, into output: UnsafeMutablePointer<Float>,
+                columns: UnsafeMutablePointer<Float>) -> Shape {
         let o1 = expand1.forward(squeezed, q, into: output, columns: columns)
         _ = expand3.forward(squeezed, q, into: output + o1.count, columns: columns)
-        return Shape(channels: outChannels, batch: s.batch, height: q.height, width: q.width)
+        return Shape(channels: outChannels, batch: q.batch, height: q.height, width: q.width)
+    }
+
+    /// Rows of output a block of `expand(_:_:feeding:...)` holds.
+    func fusedBlockRows(_ q: Shape) -> Int {
+        max(1, min(expand3.rowsPerBlock(q), Conv2d.blockFloats / (outChannels * q.width)))
+    }
+
+    /// Floats of the block `expand(_:_:feeding:...)` needs.
+    func fusedBlockCount(_ q: Shape) -> Int { outChannels * min(q.batch * q.height, fusedBlockRows(q)) * q.width }
+
+    /// The expand convolutions, their output passed straight on to `next` (the following Fire's
+    /// squeeze, a 1x1 convolution that needs only the same positions) a block of rows at a time:
+    /// writes next's output into `nextSqueezed` and returns its shape. The Fire's own output (2 MB
+    /// for the first one) is never written out, only `block` (`fusedBlockCount` floats, in the cache).
+    func expand(_ squeezed: UnsafePointer<Float>, _ q: Shape, feeding next: Conv2d,
+                into nextSqueezed: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
+                block: UnsafeMutablePointer<Float>) -> Shape {
+        precondition(next.isPointwise && next.inChannels == outChannels)
+        let rows = q.batch * q.height, perBlock = fusedBlockRows(q), n = q.batch * q.plane
+        for r0 in Swift.stride(from: 0, to: rows, by: perBlock) {
+            let r = r0..<min(rows, r0 + perBlock), count = r.count * q.width
+            expand1.forwardRows(squeezed, q, rows: r, into: block, ldc: count, columns: columns)
+            expand3.forwardRows(squeezed, q, rows: r, into: block + expand1.outChannels * count, ldc: count, columns: columns)
+            next.pointwise(block, ldb: count, count: count, into: nextSqueezed + r0 * q.width, ldc: n)
+        }
+        return Shape(channels: next.outChannels, batch: q.batch, height: q.height, width: q.width)
     }
 }
 
@@ -298,6 +338,9 @@ struct Backbone {
     let fires: [Fire]
     /// Max pools come after features.0 (conv), .4 and .7 (fires 1 and 3 in `fires`, 0-based).
     static let poolAfterFire: Set<Int> = [1, 3]
+
+    /// Whether Fire i hands its output straight to Fire i + 1 (no pool between them).
+    static func fusesWithNext(_ i: Int, _ count: Int) -> Bool { i + 1 < count && !poolAfterFire.contains(i) }
     static let features = 512
 
     init(_ file: SafetensorsFile) throws {
@@ -315,16 +358,23 @@ struct Backbone {
         let block = conv.pooledBlockCount(s)
         s = maxPoolShape(conv.outputShape(s))
         activation = max(activation, s.count)
+        var fireBlock = 0
         for (i, f) in fires.enumerated() {
             let q = f.squeeze.outputShape(s)
             squeeze = max(squeeze, q.count)
             columns = max(columns, f.expand3.columnCount(q))
             s = Shape(channels: f.outChannels, batch: batch, height: q.height, width: q.width)
-            activation = max(activation, s.count)
+            if Self.fusesWithNext(i, fires.count) {
+                fireBlock = max(fireBlock, f.fusedBlockCount(q))
+            } else {
+                activation = max(activation, s.count)
+            }
             if Self.poolAfterFire.contains(i) { s = maxPoolShape(s) }
         }
         let scratch = Scratch(activation: activation, squeeze: squeeze, columns: columns)
         scratch.convBlock = [Float](repeating: 0, count: block)
+        scratch.squeeze2 = [Float](repeating: 0, count: squeeze)
+        scratch.fireBlock = [Float](repeating: 0, count: max(1, fireBlock))
         scratch.input = [Float](repeating: 0, count: max(batch, images) * 3 * side * side)
         scratch.features = [Float](repeating: 0, count: max(batch, images) * Self.features)
         scratch.thumbnail = [Float](repeating: 0, count: 3 * side * side)
@@ -338,6 +388,8 @@ struct Backbone {
         scratch.a.withUnsafeMutableBufferPointer { a in
         scratch.b.withUnsafeMutableBufferPointer { b in
         scratch.squeeze.withUnsafeMutableBufferPointer { q in
+        scratch.squeeze2.withUnsafeMutableBufferPointer { q2 in
+        scratch.fireBlock.withUnsafeMutableBufferPointer { fb in
         scratch.columns.withUnsafeMutableBufferPointer { col in
             var (cur, other) = (a.baseAddress!, b.baseAddress!)
             // N C H W -> C N H W
@@ -348,8 +400,20 @@ struct Backbone {
                 conv.forwardPooled(cur, s0, into: other, columns: col.baseAddress!, block: block.baseAddress!)
             }
             swap(&cur, &other)
+            // A Fire followed by another (no pool between) hands its output to the next one's squeeze
+            // block by block; `squeezed` then holds the next Fire's squeezed input already.
+            var (sq, nextSq) = (q.baseAddress!, q2.baseAddress!)
+            var squeezed: Shape?
             for (i, f) in fires.enumerated() {
-                s = f.forward(cur, s, into: other, squeezed: q.baseAddress!, columns: col.baseAddress!)
+                let qs = squeezed ?? f.squeeze.forward(cur, s, into: sq, columns: col.baseAddress!)
+                if Self.fusesWithNext(i, fires.count) {
+                    squeezed = f.expand(sq, qs, feeding: fires[i + 1].squeeze, into: nextSq, columns: col.baseAddress!,
+                                        block: fb.baseAddress!)
+                    swap(&sq, &nextSq)
+                    continue
+                }
+                squeezed = nil
+                s = f.expand(sq, qs, into: other, columns: col.baseAddress!)
                 swap(&cur, &other)
                 if Self.poolAfterFire.contains(i) {
                     s = maxPool(cur, s, into: other)
@@ -366,7 +430,7 @@ struct Backbone {
                     features[n * s.channels + c] = sum * scale
                 }
             }
-        }}}}
+        }}}}}}
     }
 }
 

@@ -57,6 +57,31 @@ func yuvFrame(_ w: Int, _ h: Int, runs: Int) -> (thumbnails: Double, render: Dou
     }
 }
 
+// `network`: only the network, fastest and median of `runs` (for comparing two builds).
+if args.count > 3 && args[3] == "network" {
+    let (w, h) = (640, 360)
+    var rgb = [UInt8](repeating: 0, count: w * h * 3), m = [UInt8](repeating: 0, count: w * h)
+    for i in 0..<rgb.count { rgb[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+    for y in (h / 4)..<(3 * h / 4) { for x in (w / 4)..<(3 * w / 4) { m[y * w + x] = 255 } }
+    let thumbs = rgb.withUnsafeMutableBytes { px in
+        m.withUnsafeBufferPointer { mp in
+            model.thumbnails(image: ImageView(width: w, height: h, channels: 3, bytesPerSample: 1, rowBytes: w * 3, data: px.baseAddress!),
+                             mask: MaskView(width: w, height: h, rowBytes: w, data: mp.baseAddress!))!
+        }
+    }
+    var times: [Double] = []
+    _ = model.predict(thumbs)
+    for _ in 0..<runs {
+        let t = DispatchTime.now().uptimeNanoseconds
+        _ = model.predict(thumbs)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+    }
+    times.sort()
+    print("inference_min_ms \(times[0])")
+    print("inference_ms \(times[runs / 2])")
+    exit(0)
+}
+
 // `small`: only the 640x360 figures (for a profiler: nothing else in the run).
 if args.count > 3 && args[3] == "small" {
     let small = yuvFrame(640, 360, runs: runs)

@@ -83,3 +83,49 @@ import Testing
         #expect(o.height > conv.pooledBlockRows(o) || height < 10, "\(spec): one block only")
     }
 }
+
+/// A Fire module handing its output to the next Fire's squeeze block by block (`Fire.expand(_:_:
+/// feeding:...)`) against the Fire's whole output followed by that squeeze.
+@Suite struct FusedFireTests {
+    static func conv(_ inC: Int, _ outC: Int, _ k: Int, padding: Int = 0) -> Conv2d {
+        var rng = SystemRandomNumberGenerator()
+        return Conv2d(weight: (0..<(outC * inC * k * k)).map { _ in Float.random(in: -0.4...0.4, using: &rng) },
+                      bias: (0..<outC).map { _ in Float.random(in: -0.1...0.2, using: &rng) },
+                      inChannels: inC, outChannels: outC, kernel: k, padding: padding)
+    }
+
+    @Test(arguments: [(64, 16, 64, 16, 1, 63, 63), (128, 32, 128, 32, 1, 31, 31), (24, 8, 16, 12, 2, 29, 41), (8, 4, 8, 4, 1, 3, 5)])
+    func matchesTheWholeOutputThenTheNextSqueeze(spec: (Int, Int, Int, Int, Int, Int, Int)) throws {
+        _ = try HarmonizationModel(path: "\(fixtures)/plain.safetensors")   // loads OpenBLAS
+        let (inC, sq, e, nextSq, batch, height, width) = spec
+        let fire = Fire(squeeze: Self.conv(inC, sq, 1), expand1: Self.conv(sq, e, 1), expand3: Self.conv(sq, e, 3, padding: 1))
+        let next = Self.conv(2 * e, nextSq, 1)
+        let s = Shape(channels: inC, batch: batch, height: height, width: width)
+        var rng = SystemRandomNumberGenerator()
+        let input = (0..<s.count).map { _ in Float.random(in: 0...1, using: &rng) }
+        let q = fire.squeeze.outputShape(s)
+        var squeezed = [Float](repeating: 0, count: q.count), whole = [Float](repeating: .nan, count: 2 * e * q.batch * q.plane)
+        var reference = [Float](repeating: .nan, count: nextSq * q.batch * q.plane), fused = reference
+        var columns = [Float](repeating: 0, count: fire.expand3.columnCount(q))
+        var block = [Float](repeating: 0, count: fire.fusedBlockCount(q))
+        squeezed.withUnsafeMutableBufferPointer { sqp in
+            columns.withUnsafeMutableBufferPointer { c in
+                input.withUnsafeBufferPointer { _ = fire.squeeze.forward($0.baseAddress!, s, into: sqp.baseAddress!, columns: c.baseAddress!) }
+                whole.withUnsafeMutableBufferPointer { w in
+                    let o = fire.expand(sqp.baseAddress!, q, into: w.baseAddress!, columns: c.baseAddress!)
+                    reference.withUnsafeMutableBufferPointer { _ = next.forward(w.baseAddress!, o, into: $0.baseAddress!, columns: c.baseAddress!) }
+                }
+                block.withUnsafeMutableBufferPointer { b in
+                    fused.withUnsafeMutableBufferPointer { f in
+                        let got = fire.expand(sqp.baseAddress!, q, feeding: next, into: f.baseAddress!, columns: c.baseAddress!,
+                                              block: b.baseAddress!)
+                        #expect(got.channels == nextSq && got.height == height && got.width == width && got.batch == batch)
+                    }
+                }
+            }
+        }
+        #expect(reference.contains { $0 > 0 }, "\(spec): the reference is all zero")
+        let worst = zip(fused, reference).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .nan
+        #expect(worst <= 1e-5, "\(spec): worst relative difference \(worst)")
+    }
+}
