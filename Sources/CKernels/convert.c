@@ -2,6 +2,9 @@
 // Sources/Engine/YUV420.swift): resized in Y'PbPr, converted to R'G'B' at 256x256.
 #include "kernels.h"
 
+// No fused multiply-adds: the Swift code these loops replace (and sit beside) rounds each product.
+#pragma STDC FP_CONTRACT OFF
+
 static inline float clamp01(float v) { return v < 0 ? 0 : (v > 1 ? 1 : v); }
 
 void hz_ypbpr_to_rgb_planes(float *planes, long count, float rPr, float gPb, float gPr, float bPb) {

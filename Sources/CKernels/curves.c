@@ -3,6 +3,9 @@
 // conversion is the part Swift leaves scalar.
 #include "kernels.h"
 
+// No fused multiply-adds: the Swift code these loops replace (and sit beside) rounds each product.
+#pragma STDC FP_CONTRACT OFF
+
 void hz_apply_pieces(const float *x, float *y, long count, const float *before, const float *weights,
                      float scale, int pieces) {
     for (long i = 0; i < count; i++) {

@@ -3,6 +3,9 @@
 // contiguous rows, which the compiler vectorises (Swift's max() per value does not).
 #include "kernels.h"
 
+// No fused multiply-adds: the Swift code these loops replace (and sit beside) rounds each product.
+#pragma STDC FP_CONTRACT OFF
+
 void hz_fill_rows(float *rows, long count, long stride, int nrows, const float *bias) {
     for (int r = 0; r < nrows; r++) {
         float *row = rows + r * stride;
@@ -23,7 +26,7 @@ static inline float max2(float a, float b) { return a > b ? a : b; }
 void hz_max_pool_3x3s2(const float *input, long planes, long inPlaneStride, int height, int width,
                        float *output, long outPlaneStride, int outHeight, int outWidth, float *v) {
     // Windows that end inside the row; the rest (at most one) hangs over the right edge.
-    int inside = (width - 3) / 2 + 1;
+    int inside = width >= 3 ? (width - 3) / 2 + 1 : 0;
     if (inside > outWidth) inside = outWidth;
     if (inside < 0) inside = 0;
     for (long p = 0; p < planes; p++) {

@@ -4,6 +4,9 @@
 // blend and convert back, then one chroma sample per block from its four pixels' changes.
 #include "kernels.h"
 
+// No fused multiply-adds: the Swift code these loops replace (and sit beside) rounds each product.
+#pragma STDC FP_CONTRACT OFF
+
 enum { CHUNK = 32, PIXELS = 4 * CHUNK };
 
 static inline float clamp255(float v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }

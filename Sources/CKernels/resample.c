@@ -4,6 +4,9 @@
 // vector multiply-add across the rows. Each output's taps are still summed in order.
 #include "kernels.h"
 
+// No fused multiply-adds: the Swift code these loops replace (and sit beside) rounds each product.
+#pragma STDC FP_CONTRACT OFF
+
 enum { ROWS = 8 };
 
 void hz_resample_rows(const float *rows, long rowStride, int count, long pixelStride, long inputs,

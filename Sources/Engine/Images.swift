@@ -144,6 +144,7 @@ func resizeAntialiased(box: Box, axes: (x: ResampleAxis, y: ResampleAxis), chann
                        into out: inout [Float], planar: Bool = false,
                        addRow: (Int, Float, UnsafeMutablePointer<Float>) -> Void) {
     let (ax, ay) = axes
+    precondition(ax.output == side && ay.output == side && out.count >= channels * side * side, "resampling weights for another size")
     let rowLength = stride * box.width
     let (pixelStride, channelStride) = planar ? (1, box.width) : (stride, 1)
     // Eight output rows at a time: each one's input rows summed into a buffer of its own, then the

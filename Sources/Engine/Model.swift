@@ -183,6 +183,10 @@ public final class HarmonizationModel: @unchecked Sendable {
     public func predict(_ t: Thumbnails, label: SemanticLabel = .other) -> [CurveParameters] {
         // The backbone runs on the two thumbnails one after the other: the buffers of a batch of one
         // are half the size (23 -> 12 MB a worker) at the same speed (a 127x127 map is GEMM enough).
+        // The loops below read the thumbnails through pointers: they must be this model's size.
+        precondition(t.side == side && t.foreground.count == 3 * side * side && t.background.count == 3 * side * side
+                     && t.foregroundMask.count == side * side && t.backgroundMask.count == side * side,
+                     "thumbnails of another size than the model's \(side)x\(side)")
         let scratch = pool.withLockedValue { $0.popLast() } ?? backbone.scratch(batch: 1, side: side, images: 2)
         defer { pool.withLockedValue { $0.append(scratch) } }
         let plane = side * side

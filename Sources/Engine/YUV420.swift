@@ -141,8 +141,11 @@ extension CurveRenderer {
     /// touched pixel is converted to 8-bit RGB (chroma from its block, as the RGB path does), looked
     /// up and blended as in `render(_:mask:)` (clipped to the RGB cube first), and the change is
     /// converted back: luma per pixel, the chroma sample by the mean change over its block (the RGB
-    /// path's area average). A block the mask does not touch is not read or written, and neither is
-    /// the luma of a pixel whose mask is 0: those samples stay exactly as decoded.
+    /// path's area average). Samples the mask does not reach stay exactly as decoded: a run of 32
+    /// blocks the mask does not touch is not written at all, and inside a run that it touches a
+    /// pixel whose mask is 0 gets a change of exactly 0 (its luma, and the chroma of a block with no
+    /// pixel under the mask, are rewritten with the value they had). So two renders must not share
+    /// a frame at once even where their masks do not overlap.
     public func render(yuv: YUV420View, mask: MaskView, box: Box? = nil) {
         precondition(yuv.width == mask.width && yuv.height == mask.height, "mask and image sizes differ")
         precondition(!deep, "4:2:0 frames are 8-bit")

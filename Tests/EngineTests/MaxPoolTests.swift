@@ -4,7 +4,7 @@ import Testing
 /// The separable, vectorised max pool against the 3x3 window, stride 2 and ceil mode (PyTorch's
 /// MaxPool2d(3, 2, ceil_mode=True) as SqueezeNet uses it), on sizes around the vector width.
 @Suite struct MaxPoolTests {
-    @Test(arguments: [(5, 7), (33, 34), (35, 36), (63, 63), (127, 127), (66, 129), (140, 31)])
+    @Test(arguments: [(5, 7), (33, 34), (35, 36), (63, 63), (127, 127), (66, 129), (140, 31), (4, 2), (2, 1), (1, 3)])
     func matchesTheThreeByThreeWindow(size: (Int, Int)) {
         let (height, width) = size
         let s = Shape(channels: 3, batch: 2, height: height, width: width)
