@@ -28,7 +28,6 @@ void hz_max_pool_3x3s2(const float *input, long planes, long inPlaneStride, int 
     // Windows that end inside the row; the rest (at most one) hangs over the right edge.
     int inside = width >= 3 ? (width - 3) / 2 + 1 : 0;
     if (inside > outWidth) inside = outWidth;
-    if (inside < 0) inside = 0;
     for (long p = 0; p < planes; p++) {
         const float *src = input + p * inPlaneStride;
         float *dst = output + p * outPlaneStride;

@@ -110,20 +110,17 @@ struct ResampleAxis {
             let lo = max(Int(center - support + 0.5), 0)
             return (lo, max(lo, min(Int(center + support + 0.5), input)), center)
         }
-        let taps = (0..<output).map { range($0).hi - range($0).lo }.max() ?? 0
-        var start = [Int](repeating: 0, count: output)
+        let ranges = (0..<output).map(range)
+        let taps = ranges.map { $0.hi - $0.lo }.max() ?? 0
         var weights = [Float](repeating: 0, count: taps * output)
-        for i in 0..<output {
-            let (lo, hi, center) = range(i)
-            func w(_ j: Int) -> Double { max(0, 1 - abs((Double(j) - center + 0.5) * invscale)) }
-            var total = 0.0
-            for j in lo..<hi { total += w(j) }
-            for j in lo..<hi { weights[(j - lo) * output + i] = Float(total > 0 ? w(j) / total : w(j)) }
-            start[i] = lo
+        for (i, (lo, hi, center)) in ranges.enumerated() {
+            let w = (lo..<hi).map { j in max(0, 1 - abs((Double(j) - center + 0.5) * invscale)) }
+            let total = w.reduce(0, +)
+            for (k, v) in w.enumerated() { weights[k * output + i] = Float(total > 0 ? v / total : v) }
         }
         self.output = output
         self.taps = taps
-        self.start = start
+        self.start = ranges.map(\.lo)
         self.weights = weights
     }
 }

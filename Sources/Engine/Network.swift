@@ -267,12 +267,6 @@ struct Fire {
 
     var outChannels: Int { expand1.outChannels + expand3.outChannels }
 
-    func forward(_ input: UnsafePointer<Float>, _ s: Shape, into output: UnsafeMutablePointer<Float>,
-                 squeezed: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>) -> Shape {
-        let q = squeeze.forward(input, s, into: squeezed, columns: columns)
-        return expand(squeezed, q, into: output, columns: columns)
-    }
-
     /// The expand convolutions of the squeezed input `q`, written side by side (the concat).
     func expand(_ squeezed: UnsafePointer<Float>, _ q: Shape, into output: UnsafeMutablePointer<Float>,
                 columns: UnsafeMutablePointer<Float>) -> Shape {

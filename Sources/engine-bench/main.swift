@@ -4,20 +4,23 @@
 import Engine
 import Foundation
 
-func median(_ runs: Int, _ body: () -> Void) -> Double {
-    body()  // warm-up
+/// Milliseconds of `runs` runs of `body` after one to warm up, fastest first.
+func timings(_ runs: Int, _ body: () -> Void) -> [Double] {
+    body()
     var times: [Double] = []
     for _ in 0..<runs {
         let t = DispatchTime.now().uptimeNanoseconds
         body()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
     }
-    return times.sorted()[runs / 2]
+    return times.sorted()
 }
+
+func median(_ runs: Int, _ body: () -> Void) -> Double { timings(runs, body)[runs / 2] }
 
 let args = CommandLine.arguments
 guard args.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: engine-bench MODEL.safetensors [runs] [small]\n".utf8))
+    FileHandle.standardError.write(Data("usage: engine-bench MODEL.safetensors [runs] [small|network]\n".utf8))
     exit(2)
 }
 let runs = args.count > 2 ? Int(args[2]) ?? 20 : 20
@@ -29,7 +32,7 @@ do { model = try HarmonizationModel(path: args[1]) } catch {
 
 /// Per-frame engine work on decoded video at `w` x `h` (8-bit 4:2:0, BT.709 limited, an elliptical
 /// soft mask over about a third of the frame): thumbnails and render, milliseconds (medians).
-func yuvFrame(_ w: Int, _ h: Int, runs: Int) -> (thumbnails: Double, render: Double) {
+func yuvFrame(_ w: Int, _ h: Int, runs: Int, thumbnailRuns: Int? = nil) -> (thumbnails: Double, render: Double) {
     var luma = [UInt8](repeating: 0, count: w * h)
     var chroma = [UInt8](repeating: 0, count: 2 * (w / 2) * (h / 2))
     var mask = [UInt8](repeating: 0, count: w * h)
@@ -50,7 +53,7 @@ func yuvFrame(_ w: Int, _ h: Int, runs: Int) -> (thumbnails: Double, render: Dou
                 let view = MaskView(width: w, height: h, rowBytes: w, data: m.baseAddress!)
                 let thumbs = model.thumbnails(yuv: yuv, mask: view)!
                 let renderer = CurveRenderer(curves: ToneCurves(model.predict(thumbs)[0]), bytesPerSample: 1)
-                return (median(runs) { _ = model.thumbnails(yuv: yuv, mask: view) },
+                return (median(thumbnailRuns ?? runs) { _ = model.thumbnails(yuv: yuv, mask: view) },
                         median(runs) { renderer.render(yuv: yuv, mask: view) })
             }
         }
@@ -69,14 +72,7 @@ if args.count > 3 && args[3] == "network" {
                              mask: MaskView(width: w, height: h, rowBytes: w, data: mp.baseAddress!))!
         }
     }
-    var times: [Double] = []
-    _ = model.predict(thumbs)
-    for _ in 0..<runs {
-        let t = DispatchTime.now().uptimeNanoseconds
-        _ = model.predict(thumbs)
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
-    }
-    times.sort()
+    let times = timings(runs) { _ = model.predict(thumbs) }
     print("inference_min_ms \(times[0])")
     print("inference_ms \(times[runs / 2])")
     exit(0)
@@ -114,18 +110,7 @@ pixels.withUnsafeMutableBytes { px in
         let renderer = CurveRenderer(curves: curves, bytesPerSample: 1)
         let render = median(runs) { renderer.render(image, mask: view) }
         // The same frame as decoded video holds it: 8-bit 4:2:0, BT.709 limited range.
-        var luma = [UInt8](repeating: 0, count: w * h)
-        var chroma = [UInt8](repeating: 0, count: 2 * (w / 2) * (h / 2))
-        for y in 0..<h { for x in 0..<w { luma[y * w + x] = UInt8(16 + (x + 2 * y) * 219 / (w + 2 * h)) } }
-        for i in 0..<chroma.count { chroma[i] = UInt8(64 + (i * 7) % 128) }
-        let renderYUV = luma.withUnsafeMutableBufferPointer { l in
-            chroma.withUnsafeMutableBufferPointer { c in
-                let yuv = YUV420View(width: w, height: h, luma: l.baseAddress!, lumaRowBytes: w, cb: c.baseAddress!,
-                                     cr: c.baseAddress! + (w / 2) * (h / 2), chromaRowBytes: w / 2,
-                                     matrix: YUVMatrix(kr: 0.2126, kb: 0.0722, fullRange: false))
-                return median(runs) { renderer.render(yuv: yuv, mask: view) }
-            }
-        }
+        let renderYUV = yuvFrame(w, h, runs: runs, thumbnailRuns: max(3, runs / 4)).render
         print("inference_ms \(inference)")
         print("thumbnails_4k_ms \(prepare)")
         print("render_4k_ms \(render)")

@@ -5,7 +5,7 @@
 
 /// Inner loops of the engine that Swift does not vectorise (its float -> int conversions and
 /// per-lane min/max compile to a branch per value). Plain C: the compiler vectorises them for the
-/// build's baseline CPU. Each is called by one Swift function, which documents what it computes.
+/// build's baseline CPU. The Swift functions that call them document what they compute.
 
 /// Constants of the 4:2:0 render (see CurveRenderer.render(yuv:mask:box:)): code values -> R'G'B'
 /// in 0...255 units (y * ys + yo; (c - 128) * cs), the matrix, and changes back to code values.
@@ -36,7 +36,7 @@ void hz_resample_rows(const float *rows, long rowStride, int count, long pixelSt
 /// clamped to [0, 1]: R' = Y' + rPr Pr, G' = Y' - gPb Pb - gPr Pr, B' = Y' + bPb Pb.
 void hz_ypbpr_to_rgb_planes(float *planes, long count, float rPr, float gPb, float gPr, float bPb);
 
-/// The network's small loops (Sources/Engine/Network.swift). Planes are `height` x `width` floats.
+/// The network's small loops (Sources/Engine/Network.swift).
 /// Row r's `count` values (rows `stride` floats apart) set to bias[r].
 void hz_fill_rows(float *rows, long count, long stride, int nrows, const float *bias);
 /// Row r's `count` values (rows `stride` floats apart) replaced by max(v, 0).
