@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Engine
 
@@ -48,6 +49,24 @@ func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
         }
         #expect(inferred.filter { $0 < 20 } == [0, 12], "a still shot: every 12 frames")
         #expect(inferred.filter { $0 >= 20 }.count >= 8, "a moving mask: \(inferred)")
+    }
+
+    /// A pan across texture finer than the sketch's cells (stripes 24 px apart, moving 3 px a frame)
+    /// changes no statistics the network sees and runs it only once per block of 12; with 16 cells
+    /// across it ran on every frame. A light on half the frame moves the cells' colour by half
+    /// its step, past the threshold, however coarse the cells.
+    @Test func aPanAcrossTextureDoesNotTriggerButALightDoes() {
+        func frame(_ t: Int, light: Bool = false) -> FrameSketch {
+            let px = picture(w, h) { x, y, c in
+                let stripe = 100 + Int(60 * sin(Double(x + 3 * t) * 2 * Double.pi / 24))
+                return stripe + c * 20 + (light && x < w / 2 ? 40 : 0)
+            }
+            return sketch(px, box, w, h)
+        }
+        let planner = KeyFramePlanner(policy: .automatic)
+        #expect((0..<24).filter { planner.decide(frame($0), frame: $0).infer } == [0, 12])
+        let light = frame(0, light: true).change(since: frame(0)).colour
+        #expect(abs(light - 20 / 255) < 0.002 && light > 0.04)
     }
 
     @Test func aMaskThinnerThanTheSamplesStillCounts() {
