@@ -28,6 +28,8 @@ public final class MediaReader: RangeSelectable {
     /// Converters for the frames' deferred conversion (several workers convert at once).
     private let converters = ConverterPool()
     private var draining = false
+    /// `decoded` holds the first picture already (decoded by `init` for a single image).
+    private var primed = false
     private var framesOut = 0
     private var nextPts: Int64 = 0
     private var warnedResize = false
@@ -61,7 +63,7 @@ public final class MediaReader: RangeSelectable {
         var options: OpaquePointer? = nil
         if inputFormat != nil, let frameRate { av_dict_set(&options, "framerate", frameRate.description, 0) }
         defer { av_dict_free(&options) }
-        let (ctx, st) = try openVideoInput(url, shown: shown, format: inputFormat, options: &options)
+        let (ctx, st) = try openVideoInput(url, shown: shown, format: inputFormat, options: &options, probingImages: false)
         formatContext = ctx
 
         // Step 2: its decoder.
@@ -82,6 +84,20 @@ public final class MediaReader: RangeSelectable {
             avcodec_free_context(&decoder)
             avformat_close_input(&formatContext)
             throw PipeError(shown, "cannot open \(String(cString: codec.pointee.name)) decoder: \(averrorText(ret))")
+        }
+        // A single image, not probed (`openVideoInput`): its first picture, decoded now, says what
+        // the probe would have, and is the first frame delivered.
+        if par.pointee.width <= 0 || par.pointee.format < 0 {
+            do {
+                draining = try Self.decodeFirstPicture(ctx, decoder!, packetOwner.pointer, decodedOwner.pointer,
+                                                       stream: st.pointee.index, shown: shown)
+                primed = true
+            } catch {
+                avcodec_free_context(&decoder)
+                avformat_close_input(&formatContext)
+                throw error
+            }
+            avcodec_parameters_from_context(par, decoder)
         }
         guard par.pointee.width > 0, par.pointee.height > 0 else {
             avcodec_free_context(&decoder)
@@ -105,6 +121,10 @@ public final class MediaReader: RangeSelectable {
         var expected: Int? = st.pointee.nb_frames > 0 ? Int(st.pointee.nb_frames) : nil
         if expected == nil, ctx.pointee.duration > 0, path != "-" {
             expected = Int((Double(ctx.pointee.duration) / Double(AV_TIME_BASE) * av_q2d(rate)).rounded())
+        }
+        if expected == nil, st.pointee.duration > 0, st.pointee.duration != AV_NOPTS, path != "-" {
+            // An image file not probed: its demuxer's own count (the probe derives the above from it).
+            expected = Int((Double(st.pointee.duration) * av_q2d(st.pointee.time_base) * av_q2d(rate)).rounded())
         }
         info = StreamInfo(
             width: Int(par.pointee.width), height: Int(par.pointee.height),
@@ -197,6 +217,7 @@ public final class MediaReader: RangeSelectable {
         // The last keyframe at or before the warm-up's first frame; a failed seek reads from the start.
         if avformat_seek_file(formatContext, stream.pointee.index, Int64.min, readFrom, readFrom, 0) >= 0 {
             avcodec_flush_buffers(decoder)
+            if primed { av_frame_unref(decoded); primed = false; draining = false }
         } else {
             notes.append("\(shownPath): cannot seek; reading from the start to \(String(format: "%.3f s", range.start))")
         }
@@ -244,7 +265,8 @@ public final class MediaReader: RangeSelectable {
         while true {
             // Frames the decoder already holds come first (outside a selected range: dropped
             // before conversion, or the end of the frames wanted).
-            let received = avcodec_receive_frame(decoder, decoded)
+            let received = primed ? 0 : avcodec_receive_frame(decoder, decoded)
+            primed = false
             if received == 0 {
                 switch place(decoded.pointee.best_effort_timestamp != AV_NOPTS ? decoded.pointee.best_effort_timestamp : nextPts) {
                 case .before:
@@ -304,6 +326,35 @@ public final class MediaReader: RangeSelectable {
                 return .packet(StreamPacket(moving: packet))
             }
             av_packet_unref(packet)
+        }
+    }
+
+    /// Reads and decodes until the first picture is out, into `picture`, for `init`; returns whether
+    /// the decoder was told the input had ended (draining).
+    private static func decodeFirstPicture(_ ctx: UnsafeMutablePointer<AVFormatContext>, _ decoder: UnsafeMutablePointer<AVCodecContext>,
+                                           _ packet: UnsafeMutablePointer<AVPacket>, _ picture: UnsafeMutablePointer<AVFrame>,
+                                           stream: Int32, shown: String) throws -> Bool {
+        var draining = false
+        while true {
+            let received = avcodec_receive_frame(decoder, picture)
+            if received == 0 { return draining }
+            if received == AVERROR_EOF_ { throw PipeError(shown, "no picture could be decoded") }
+            if received != AVERROR_EAGAIN_ { throw PipeError(shown, "cannot decode the picture: \(averrorText(received))") }
+            if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
+            let read = av_read_frame(ctx, packet)
+            if read < 0 {
+                if draining { throw PipeError(shown, "no picture could be decoded") }
+                avcodec_send_packet(decoder, nil)
+                draining = true
+                continue
+            }
+            if packet.pointee.stream_index == stream {
+                let sent = avcodec_send_packet(decoder, packet)
+                av_packet_unref(packet)
+                if sent < 0 && sent != AVERROR_EAGAIN_ { throw PipeError(shown, "cannot decode the picture: \(averrorText(sent))") }
+            } else {
+                av_packet_unref(packet)
+            }
         }
     }
 
@@ -368,8 +419,10 @@ public final class MediaReader: RangeSelectable {
 /// Opens a container (`url`: a path, `pipe:0`; `format` and `options` for image sequences) and
 /// finds its video stream, or throws a one-line error naming `shown`. Ctrl-C interrupts the
 /// reading (`Interrupt`). The caller closes the context (`avformat_close_input`).
+/// With `probingImages` false, a single image (`isSingleImage`) is not probed: its stream then
+/// has no size or pixel format until the caller decodes its first picture (`MediaReader`).
 func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputFormat>? = nil,
-                    options: UnsafeMutablePointer<OpaquePointer?>? = nil)
+                    options: UnsafeMutablePointer<OpaquePointer?>? = nil, probingImages: Bool = true)
     throws -> (UnsafeMutablePointer<AVFormatContext>, UnsafeMutablePointer<AVStream>) {
     var ctx = avformat_alloc_context()
     ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: Interrupt.avioCallback, opaque: nil)
@@ -377,6 +430,9 @@ func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputF
     if ret < 0 {
         if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
         throw PipeError(shown, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))")
+    }
+    if !probingImages && isSingleImage(ctx!, forced: format != nil) {
+        return (ctx!, ctx!.pointee.streams[0]!)
     }
     ret = avformat_find_stream_info(ctx, nil)
     if ret < 0 {
@@ -389,6 +445,21 @@ func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputF
         throw PipeError(shown, "no video stream")
     }
     return (ctx!, stream)
+}
+
+/// Whether the container is one image file: an image demuxer (`png_pipe`, `jpeg_pipe`, ..., or
+/// `image2` on a single file, not a pattern we forced it for) with one video stream of a known codec,
+/// read from a file that can seek. FFmpeg's stream probe learns such a stream's size and pixel
+/// format by decoding the whole picture (190 ms of a 3840x2160 png), which the reader would then
+/// decode again. (From a pipe, the image demuxers need the parser the probe sets up: the first
+/// packet of an unprobed pipe fails.)
+private func isSingleImage(_ ctx: UnsafeMutablePointer<AVFormatContext>, forced: Bool) -> Bool {
+    guard let format = ctx.pointee.iformat, let pb = ctx.pointee.pb, pb.pointee.seekable & AVIO_SEEKABLE_NORMAL != 0,
+          ctx.pointee.nb_streams == 1, let st = ctx.pointee.streams[0],
+          st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO, st.pointee.codecpar.pointee.codec_id != AV_CODEC_ID_NONE
+    else { return false }
+    let name = String(cString: format.pointee.name)
+    return name.hasSuffix("_pipe") || (name == "image2" && !forced)
 }
 
 /// A blocking read of a pipe on stdin would not notice Ctrl-C (the signal may land on another

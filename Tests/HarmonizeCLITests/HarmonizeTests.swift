@@ -30,6 +30,12 @@ import Testing
         let r0 = try ws.harmonize([ws.path("c.png"), "-m", ws.path("m.png"), "-o", ws.path("same.png"), "--model", Self.fixtureModel, "--strength", "0"])
         #expect(r0.status == 0, "\(r0.stderrText)")
         #expect(try ws.frames(ws.path("same.png"), pixFmt: "rgb24") == [a])
+        // The same picture on stdin (the png demuxer on a pipe, which the reader probes as before:
+        // it decodes an image file's first picture itself only where it can seek).
+        let piped = try ws.harmonize(["-", "-m", ws.path("m.png"), "-o", ws.path("piped.png"), "--model", Self.fixtureModel],
+                                     stdin: try FileHandle(forReadingFrom: URL(fileURLWithPath: ws.path("c.png"))))
+        #expect(piped.status == 0, "\(piped.stderrText)")
+        #expect(try ws.frames(ws.path("piped.png"), pixFmt: "rgb24") == [b])
     }
 
     /// Video to video, frames stay in the decoder's 4:2:0 planes: with a lossless encoder, every luma

@@ -107,9 +107,14 @@ import Testing
         let ws = try Workspace()
         let clip = try ws.makeClip("in.mp4", seconds: 0.5)
         try Data("this is not a video".utf8).write(to: URL(fileURLWithPath: ws.path("junk.mp4")))
+        // A png cut off after its header: the reader's own first decode (no probe) must say so.
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1", ws.path("whole.png")])
+        try Data(contentsOf: URL(fileURLWithPath: ws.path("whole.png"))).prefix(200).write(to: URL(fileURLWithPath: ws.path("cut.png")))
+        try FileManager.default.removeItem(atPath: ws.path("whole.png"))
         let cases: [([String], String)] = [
             (["missing.mp4", "-o", ws.path("o.mp4")], "missing.mp4: no such file"),
             ([ws.path("junk.mp4"), "-o", ws.path("o.mp4")], "junk.mp4: cannot open"),
+            ([ws.path("cut.png"), "-o", ws.path("o.png")], "cut.png: no picture could be decoded"),
             ([ws.path("nothing_%04d.png"), "-o", ws.path("o.mp4")], "nothing_%04d.png: no files match this pattern"),
             ([clip, "-o", ws.path("junk.mp4")], "junk.mp4: already exists (use -y to overwrite)"),
             ([clip, "-o", clip], "in.mp4: is also the input"),
@@ -129,7 +134,7 @@ import Testing
         }
         // Nothing half-written is left behind, and the refused overwrite left the file alone.
         let names = try FileManager.default.contentsOfDirectory(atPath: ws.dir.path).sorted()
-        #expect(names == ["in.mp4", "junk.mp4"])
+        #expect(names == ["cut.png", "in.mp4", "junk.mp4"])
         #expect(try ws.frameTimes(clip).count > 0, "the input survived")
     }
 
