@@ -101,30 +101,34 @@ struct Conv2d {
     /// conv + bias + ReLU for the output rows `rows` (of all batch x height rows; at most
     /// `rowsPerBlock` of them unless pointwise), written as outChannels rows of rows x width floats,
     /// `ldc` apart.
+    /// `relu` false leaves the ReLU out, for a max pool that follows (the max of the values, then
+    /// the ReLU, is the max of their ReLUs: a quarter of the values to clamp).
     func forwardRows(_ input: UnsafePointer<Float>, _ s: Shape, rows: Range<Int>, into output: UnsafeMutablePointer<Float>,
-                     ldc: Int, columns: UnsafeMutablePointer<Float>) {
+                     ldc: Int, columns: UnsafeMutablePointer<Float>, relu: Bool = true) {
         let o = outputShape(s), count = rows.count * o.width
         if isPointwise {
-            return pointwise(input + rows.lowerBound * o.width, ldb: o.batch * o.plane, count: count, into: output, ldc: ldc)
+            return pointwise(input + rows.lowerBound * o.width, ldb: o.batch * o.plane, count: count, into: output, ldc: ldc, relu: relu)
         }
         im2col(input, s, o, rows: rows, columns)
-        product(columns, ldb: count, k: inChannels * kernel * kernel, count: count, into: output, ldc: ldc)
+        product(columns, ldb: count, k: inChannels * kernel * kernel, count: count, into: output, ldc: ldc, relu: relu)
     }
 
     /// A 1x1 convolution of `count` positions of `input` (inChannels rows, `ldb` apart) + bias + ReLU.
-    func pointwise(_ input: UnsafePointer<Float>, ldb: Int, count: Int, into output: UnsafeMutablePointer<Float>, ldc: Int) {
+    func pointwise(_ input: UnsafePointer<Float>, ldb: Int, count: Int, into output: UnsafeMutablePointer<Float>, ldc: Int,
+                   relu: Bool = true) {
         precondition(isPointwise)
-        product(input, ldb: ldb, k: inChannels, count: count, into: output, ldc: ldc)
+        product(input, ldb: ldb, k: inChannels, count: count, into: output, ldc: ldc, relu: relu)
     }
 
     /// output = ReLU(bias + weight x b), b being k rows of `count` floats, `ldb` apart. The bias is
     /// written first and the product added onto it (OpenBLAS then has no C to clear).
-    private func product(_ b: UnsafePointer<Float>, ldb: Int, k: Int, count: Int, into output: UnsafeMutablePointer<Float>, ldc: Int) {
+    private func product(_ b: UnsafePointer<Float>, ldb: Int, k: Int, count: Int, into output: UnsafeMutablePointer<Float>, ldc: Int,
+                         relu: Bool) {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { hz_fill_rows(output, count, ldc, Int32(outChannels), $0.baseAddress!) }
             hz_sgemm_accumulate(Int32(outChannels), Int32(count), Int32(k), w.baseAddress, b, Int32(ldb), output, Int32(ldc))
         }
-        hz_relu_rows(output, count, ldc, Int32(outChannels))
+        if relu { hz_relu_rows(output, count, ldc, Int32(outChannels)) }
     }
 
     private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
@@ -196,14 +200,16 @@ extension Conv2d {
                     let r1 = min(o.height, r0 + perBlock), end = min(o.height, r1 + 1)
                     let count = (end - r0) * o.width
                     // Output rows r0..<end of image b, as channels x rows x width in `block`.
-                    forwardRows(input, s, rows: (b * o.height + r0)..<(b * o.height + end), into: block, ldc: count, columns: columns)
+                    forwardRows(input, s, rows: (b * o.height + r0)..<(b * o.height + end), into: block, ldc: count, columns: columns,
+                                relu: false)
                     // Pooled rows r0 / 2 ..< r1 / 2 (to the last at the bottom): their windows lie in
                     // the block (the last one's clipped to the output's last row).
                     let p0 = r0 / 2, p1 = r1 == o.height ? p.height : r1 / 2
                     guard p1 > p0 else { continue }
-                    hz_max_pool_3x3s2(block, outChannels, count, Int32(end - r0), Int32(o.width),
-                                      output + b * p.plane + p0 * p.width, o.batch * p.plane,
+                    let pooled = output + b * p.plane + p0 * p.width
+                    hz_max_pool_3x3s2(block, outChannels, count, Int32(end - r0), Int32(o.width), pooled, o.batch * p.plane,
                                       Int32(p1 - p0), Int32(p.width), row.baseAddress!)
+                    hz_relu_rows(pooled, (p1 - p0) * p.width, o.batch * p.plane, Int32(outChannels))
                 }
             }
         }
@@ -302,6 +308,59 @@ struct Fire {
     }
 }
 
+extension Fire {
+    /// Rows of output a block of `expandPooled` holds: odd, so that a block's first row, carried over
+    /// from the block before, is an even one (where a pooling window starts).
+    func pooledBlockRows(_ q: Shape) -> Int {
+        let rows = min(expand3.rowsPerBlock(q), Conv2d.blockFloats / (outChannels * q.width))
+        return max(3, (rows - 1) | 1)
+    }
+
+    /// Floats of the block `expandPooled` needs, and of its 3x3 convolution's columns (the first
+    /// block computes all its rows).
+    func pooledBlockCount(_ q: Shape) -> Int { outChannels * min(q.height, pooledBlockRows(q)) * q.width }
+    func pooledColumnCount(_ q: Shape) -> Int {
+        max(expand3.columnCount(q), expand3.inChannels * 9 * min(q.height, pooledBlockRows(q)) * q.width)
+    }
+
+    /// The expand convolutions (the concat), then the 3x3 stride-2 max pool (`maxPool`) and the
+    /// ReLU, a block of rows at a time: the Fire's output (2 MB for the second Fire) is never written
+    /// out, only `block` (`pooledBlockCount` floats), which stays in the cache. A pooling window
+    /// spans rows 2p..2p+2, so each block starts with the last row of the block before (copied, not
+    /// computed again) and adds an even number of rows.
+    func expandPooled(_ squeezed: UnsafePointer<Float>, _ q: Shape, into output: UnsafeMutablePointer<Float>,
+                      columns: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>) -> Shape {
+        let o = Shape(channels: outChannels, batch: q.batch, height: q.height, width: q.width), p = maxPoolShape(o)
+        let w = q.width, capacity = min(q.height, pooledBlockRows(q)), ldc = capacity * w
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { row in
+            for b in 0..<q.batch {
+                var lo = 0, next = 0, pooledDone = 0           // the block holds rows lo..<next
+                while next < q.height {
+                    if next > 0 {
+                        for c in 0..<outChannels { (block + c * ldc).update(from: block + c * ldc + (next - 1 - lo) * w, count: w) }
+                        lo = next - 1
+                    }
+                    let hi = min(q.height, lo + capacity), rows = (b * q.height + next)..<(b * q.height + hi)
+                    let at = block + (next - lo) * w
+                    expand1.forwardRows(squeezed, q, rows: rows, into: at, ldc: ldc, columns: columns, relu: false)
+                    expand3.forwardRows(squeezed, q, rows: rows, into: at + expand1.outChannels * ldc, ldc: ldc, columns: columns,
+                                        relu: false)
+                    next = hi
+                    // Pooled rows whose windows end inside the block (to the last at the bottom).
+                    let end = hi == q.height ? p.height : (hi - 1) / 2
+                    guard end > pooledDone else { continue }
+                    let pooled = output + b * p.plane + pooledDone * p.width
+                    hz_max_pool_3x3s2(block, outChannels, ldc, Int32(hi - lo), Int32(w), pooled, o.batch * p.plane,
+                                      Int32(end - pooledDone), Int32(p.width), row.baseAddress!)
+                    hz_relu_rows(pooled, (end - pooledDone) * p.width, o.batch * p.plane, Int32(outChannels))
+                    pooledDone = end
+                }
+            }
+        }
+        return p
+    }
+}
+
 /// 3x3 max pool, stride 2, ceil mode (windows may hang over the bottom/right edge), as torchvision.
 func maxPoolShape(_ s: Shape) -> Shape {
     func out(_ n: Int) -> Int {
@@ -356,14 +415,17 @@ struct Backbone {
         for (i, f) in fires.enumerated() {
             let q = f.squeeze.outputShape(s)
             squeeze = max(squeeze, q.count)
-            columns = max(columns, f.expand3.columnCount(q))
+            columns = max(columns, f.expand3.columnCount(q), f.pooledColumnCount(q))
             s = Shape(channels: f.outChannels, batch: batch, height: q.height, width: q.width)
             if Self.fusesWithNext(i, fires.count) {
                 fireBlock = max(fireBlock, f.fusedBlockCount(q))
+            } else if Self.poolAfterFire.contains(i) {
+                fireBlock = max(fireBlock, f.pooledBlockCount(q))
+                s = maxPoolShape(s)
+                activation = max(activation, s.count)
             } else {
                 activation = max(activation, s.count)
             }
-            if Self.poolAfterFire.contains(i) { s = maxPoolShape(s) }
         }
         let scratch = Scratch(activation: activation, squeeze: squeeze, columns: columns)
         scratch.convBlock = [Float](repeating: 0, count: block)
@@ -407,12 +469,10 @@ struct Backbone {
                     continue
                 }
                 squeezed = nil
-                s = f.expand(sq, qs, into: other, columns: col.baseAddress!)
+                // A Fire before a pool hands its output to the pool block by block.
+                s = Self.poolAfterFire.contains(i) ? f.expandPooled(sq, qs, into: other, columns: col.baseAddress!, block: fb.baseAddress!)
+                    : f.expand(sq, qs, into: other, columns: col.baseAddress!)
                 swap(&cur, &other)
-                if Self.poolAfterFire.contains(i) {
-                    s = maxPool(cur, s, into: other)
-                    swap(&cur, &other)
-                }
             }
             // Global average pool, C N H W -> N x C.
             let scale = 1 / Float(s.plane)

@@ -129,3 +129,44 @@ import Testing
         #expect(worst <= 1e-5, "\(spec): worst relative difference \(worst)")
     }
 }
+
+/// A Fire followed by a max pool (`Fire.expandPooled`, by blocks of rows each starting with the
+/// last row of the block before) against the whole output, then `maxPool`.
+@Suite struct PooledFireTests {
+    @Test(arguments: [(128, 16, 64, 1, 63, 63), (256, 32, 128, 1, 31, 31), (24, 8, 16, 2, 29, 41), (8, 4, 8, 1, 3, 5),
+                      (16, 8, 200, 1, 40, 40), (8, 4, 6, 2, 2, 9)])
+    func matchesTheWholeOutputThenThePool(spec: (Int, Int, Int, Int, Int, Int)) throws {
+        _ = try HarmonizationModel(path: "\(fixtures)/plain.safetensors")   // loads OpenBLAS
+        let (inC, sq, e, batch, height, width) = spec
+        let fire = Fire(squeeze: FusedFireTests.conv(inC, sq, 1), expand1: FusedFireTests.conv(sq, e, 1),
+                        expand3: FusedFireTests.conv(sq, e, 3, padding: 1))
+        let s = Shape(channels: inC, batch: batch, height: height, width: width)
+        var rng = SystemRandomNumberGenerator()
+        let input = (0..<s.count).map { _ in Float.random(in: 0...1, using: &rng) }
+        let q = fire.squeeze.outputShape(s)
+        let o = Shape(channels: 2 * e, batch: batch, height: height, width: width), p = maxPoolShape(o)
+        var squeezed = [Float](repeating: 0, count: q.count), whole = [Float](repeating: .nan, count: o.count)
+        var reference = [Float](repeating: .nan, count: p.count), fused = reference
+        var columns = [Float](repeating: 0, count: fire.pooledColumnCount(q))
+        var block = [Float](repeating: .nan, count: fire.pooledBlockCount(q))
+        squeezed.withUnsafeMutableBufferPointer { sqp in
+            columns.withUnsafeMutableBufferPointer { c in
+                input.withUnsafeBufferPointer { _ = fire.squeeze.forward($0.baseAddress!, s, into: sqp.baseAddress!, columns: c.baseAddress!) }
+                whole.withUnsafeMutableBufferPointer { w in
+                    let o = fire.expand(sqp.baseAddress!, q, into: w.baseAddress!, columns: c.baseAddress!)
+                    reference.withUnsafeMutableBufferPointer { _ = maxPool(w.baseAddress!, o, into: $0.baseAddress!) }
+                }
+                block.withUnsafeMutableBufferPointer { b in
+                    fused.withUnsafeMutableBufferPointer { f in
+                        let got = fire.expandPooled(sqp.baseAddress!, q, into: f.baseAddress!, columns: c.baseAddress!, block: b.baseAddress!)
+                        #expect(got.channels == 2 * e && got.height == p.height && got.width == p.width && got.batch == batch)
+                    }
+                }
+            }
+        }
+        #expect(reference.contains { $0 > 0 } && reference.contains { $0 == 0 }, "\(spec): the reference should have both signs clamped")
+        let worst = zip(fused, reference).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .nan
+        #expect(worst <= 1e-5, "\(spec): worst relative difference \(worst)")
+        #expect(height > fire.pooledBlockRows(q) || height < 30, "\(spec): one block only")
+    }
+}
