@@ -211,7 +211,24 @@ public struct Harmonize: ParsableCommand {
 
     /// The frame work (harmonization, or nothing for --passthrough), the source to read, which
     /// carries each frame's mask as its matte (a still or a clip), and the model file used.
-    private func plan(_ source: FrameSource) throws -> (FrameSource, Harmonizer?, modelPath: String?) {
+    /// What loads beside the input's opening (a single image is decoded as it opens): the model,
+    /// and a still mask at its own size. Nil where the run needs neither.
+    private struct Preloads {
+        var model: (path: String, loading: Prefetch<HarmonizationModel>)?
+        var mask: Prefetch<StillMask>?
+    }
+
+    private func startPreloads() -> Preloads {
+        guard !passthrough else { return Preloads() }
+        var preloads = Preloads()
+        if let path = model ?? Harmonizer.defaultModelPath() {
+            preloads.model = (path, Prefetch(thread: "harmonize.model") { try HarmonizationModel(path: path) })
+        }
+        if fg == nil, let mask, Endpoint(mask).isStill { preloads.mask = StillMask.prefetch(mask) }
+        return preloads
+    }
+
+    private func plan(_ source: FrameSource, _ preloads: Preloads) throws -> (FrameSource, Harmonizer?, modelPath: String?) {
         if passthrough { return (source, nil, nil) }
         let info = source.info
         var source = source
@@ -220,7 +237,7 @@ public struct Harmonize: ParsableCommand {
             masks = .clip
         } else if let mask {
             // A still is read beside the input's first frame; its note (a scaled mask) comes with the warnings.
-            source = Endpoint(mask).isStill ? StillMaskSource(base: source, maskPath: mask)
+            source = Endpoint(mask).isStill ? StillMaskSource(base: source, maskPath: mask, loading: preloads.mask)
                 : try MaskedSource(base: source, basePath: inputName, maskPath: mask)
             masks = .clip
         } else if info.layout.hasAlpha {
@@ -228,10 +245,10 @@ public struct Harmonize: ParsableCommand {
         } else {
             throw PipeError(inputName, "no mask: give one with -m MASK (an image, clip, folder or pattern; white = foreground), use an input with an alpha channel, or --passthrough")
         }
-        guard let path = model ?? Harmonizer.defaultModelPath() else {
+        guard let (path, loading) = preloads.model else {
             throw PipeError("", "no model found: pass --model FILE.safetensors or set HARMONIZE_MODEL (make train makes one)")
         }
-        let harmonizer = Harmonizer(model: try HarmonizationModel(path: path), masks: masks,
+        let harmonizer = Harmonizer(model: try loading.result.get(), masks: masks,
                                     label: Self.labels[label] ?? .other, strength: strength)
         return (source, harmonizer, path)
     }
@@ -241,6 +258,7 @@ public struct Harmonize: ParsableCommand {
             try checkNotSameLocation(input: input, output: target)
         }
         let rate = Rational(Int32((fps * 1000).rounded()), 1000)
+        let preloads = startPreloads()
         let opened: FrameSource
         if let fg, let bg {
             opened = try LayerComposite(foreground: fg, background: bg, matte: fgMatte, frameRate: rate)
@@ -268,7 +286,7 @@ public struct Harmonize: ParsableCommand {
         if passthrough && (curvesOut != nil || lutOut != nil) {
             throw PipeError("", "--curves-out and --lut-out need harmonization (not --passthrough)")
         }
-        let (source, harmonizer, modelPath) = try plan(opened)
+        let (source, harmonizer, modelPath) = try plan(opened, preloads)
         // What made the output, for a video's container and the curves' lines (hashing the model
         // costs a few ms: not for a still).
         let provenance: Provenance? = Endpoint(target).writesVideo || curvesOut != nil

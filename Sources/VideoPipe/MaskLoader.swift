@@ -30,10 +30,11 @@ public func alphaPlane(of frame: VideoFrame, useAlpha: Bool = false) -> [UInt8] 
 }
 
 /// Opens a mask given as an image, clip, folder or pattern, delivering frames of `width` x `height`
-/// (scaled with a note when its size differs). A frame's alpha is its `matte` where the reader took
+/// (scaled with a note when its size differs; its own size when they are nil). A frame's alpha is its `matte` where the reader took
 /// it straight from the luma plane, else `alphaPlane` of its pixels.
-func openMask(_ path: String, width: Int, height: Int) throws -> (source: FrameSource, note: String?) {
+func openMask(_ path: String, width: Int?, height: Int?) throws -> (source: FrameSource, note: String?) {
     let probe = try openSource(path, copyStreams: false, matteOnly: true)
+    guard let width, let height else { return (probe, nil) }
     if probe.info.width == width && probe.info.height == height { return (probe, nil) }
     let note = "\(path): mask is \(probe.info.width)x\(probe.info.height), scaled to \(width)x\(height)"
     switch Endpoint(path) {
@@ -51,46 +52,54 @@ public struct StillMask: Sendable {
     public let alpha: [UInt8]
     public let note: String?
 
-    public init(path: String, width: Int, height: Int) throws {
+    /// The mask at `width` x `height` (scaled, with a note, when its own size differs), or at its
+    /// own size when they are nil.
+    public init(path: String, width: Int? = nil, height: Int? = nil) throws {
         let (source, note) = try openMask(path, width: width, height: height)
         guard let frame = try source.nextFrame() else { throw PipeError(path, "no picture could be decoded from the mask") }
         try frame.complete()
-        self.width = width
-        self.height = height
+        self.width = frame.width
+        self.height = frame.height
         self.alpha = frame.matte ?? alphaPlane(of: frame)
         self.note = note
+    }
+
+    /// Starts reading the mask at its own size on a thread of its own (`StillMaskSource`).
+    public static func prefetch(_ path: String) -> Prefetch<StillMask> {
+        Prefetch(thread: "harmonize.mask") { try StillMask(path: path) }
     }
 }
 
 /// The input's frames, each carrying one still mask as its `matte`. The mask file is read on a
-/// thread of its own, started here, while the decode thread reads the input's first frame: for a
-/// single picture the two decodes overlap (a 3840x2160 png mask takes ~0.1 s of a 1.8 s run). A mask
-/// that cannot be read fails the run at the first frame, with the same message as before.
+/// thread of its own (`StillMask.prefetch`), started before the input is opened, so that the two
+/// decodes overlap (a 3840x2160 png mask takes ~40 ms; a single image is decoded as it opens). A
+/// mask of another size than the input is read again, scaled, at the first frame. A mask that cannot
+/// be read fails the run at the first frame, with the same message as before.
 public final class StillMaskSource: FrameSource {
     private let base: FrameSource
-    private let loaded = NIOLockedValueBox<Result<StillMask, Error>?>(nil)
-    private let done = DispatchSemaphore(value: 0)
+    private let loading: Prefetch<StillMask>
+    private let maskPath: String
+    private let fitted = NIOLockedValueBox<Result<StillMask, Error>?>(nil)
 
-    public init(base: FrameSource, maskPath: String) {
+    /// - loading: the mask being read at its own size; nil starts reading it now.
+    public init(base: FrameSource, maskPath: String, loading: Prefetch<StillMask>? = nil) {
         self.base = base
-        let (width, height, loaded, done) = (base.info.width, base.info.height, loaded, done)
-        let thread = Thread {
-            Thread.current.name = "harmonize.mask"
-            let result = Result { try StillMask(path: maskPath, width: width, height: height) }
-            loaded.withLockedValue { $0 = result }
-            done.signal()
-        }
-        thread.start()
+        self.maskPath = maskPath
+        self.loading = loading ?? StillMask.prefetch(maskPath)
     }
 
-    deinit { _ = mask }     // the loading thread reads the mask file: not left running past its source
-
-    /// The loaded mask (waits for the loading thread the first time).
+    /// The mask at the input's size (waits for the loading thread the first time).
     private var mask: Result<StillMask, Error> {
-        if let result = loaded.withLockedValue({ $0 }) { return result }
-        done.wait()
-        done.signal()       // for the next caller
-        return loaded.withLockedValue { $0! }
+        let (width, height, loading, maskPath) = (base.info.width, base.info.height, loading, maskPath)
+        return fitted.withLockedValue { fitted in
+            if let fitted { return fitted }
+            let result = loading.result.flatMap { mask in
+                mask.width == width && mask.height == height ? .success(mask)
+                    : Result { try StillMask(path: maskPath, width: width, height: height) }
+            }
+            fitted = result
+            return result
+        }
     }
 
     public var info: StreamInfo { base.info }
@@ -103,7 +112,7 @@ public final class StillMaskSource: FrameSource {
     public func next() throws -> SourceItem? {
         guard let item = try base.next() else { return nil }
         guard case .frame(let frame) = item else { return item }
-        let mask = self.mask        // after the frame is decoded: the two reads overlap
+        let mask = self.mask        // waits for the loading thread at the first frame
         frame.deferUntilComplete { $0.matte = try mask.get().alpha }
         return .frame(frame)
     }
