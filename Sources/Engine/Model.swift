@@ -182,23 +182,24 @@ public final class HarmonizationModel: @unchecked Sendable {
     /// The network on prepared thumbnails.
     public func predict(_ t: Thumbnails, label: SemanticLabel = .other) -> [CurveParameters] {
         // The backbone runs on the two thumbnails one after the other: the buffers of a batch of one
-        // are half the size (23 -> 12 MB a worker) at the same speed (a 127x127 map is GEMM enough).
+        // are half the size at the same speed (a 127x127 map is GEMM enough); ~5 MB a worker since
+        // the layers go by blocks and the input holds one thumbnail at a time (23 MB for a batch of 2).
         // The loops below read the thumbnails through pointers: they must be this model's size.
         precondition(t.side == side && t.foreground.count == 3 * side * side && t.background.count == 3 * side * side
                      && t.foregroundMask.count == side * side && t.backgroundMask.count == side * side,
                      "thumbnails of another size than the model's \(side)x\(side)")
-        let scratch = pool.withLockedValue { $0.popLast() } ?? backbone.scratch(batch: 1, side: side, images: 2)
+        let scratch = pool.withLockedValue { $0.popLast() }
+            ?? backbone.scratch(batch: 1, side: side, images: 2, thumbnail: heads.count > 1)
         defer { pool.withLockedValue { $0.append(scratch) } }
         let plane = side * side
         let F = Backbone.features
-        // norm(fg) * m and norm(bg) * (1 - m); all buffers come from the scratch.
-        masked(t.foreground, t.foregroundMask, inverted: false, into: &scratch.input, at: 0)
-        masked(t.background, t.backgroundMask, inverted: true, into: &scratch.input, at: 3 * plane)
-        scratch.input.withUnsafeBufferPointer { x in
-            scratch.features.withUnsafeMutableBufferPointer { f in
-                for n in 0..<2 {
-                    backbone.forward(x.baseAddress! + n * 3 * plane, batch: 1, side: side, scratch: scratch,
-                                     into: f.baseAddress! + n * F)
+        // norm(fg) * m, then norm(bg) * (1 - m), each through the backbone in the one input buffer;
+        // all buffers come from the scratch.
+        for (n, (image, mask)) in [(t.foreground, t.foregroundMask), (t.background, t.backgroundMask)].enumerated() {
+            masked(image, mask, inverted: n == 1, into: &scratch.input, at: 0)
+            scratch.input.withUnsafeBufferPointer { x in
+                scratch.features.withUnsafeMutableBufferPointer { f in
+                    backbone.forward(x.baseAddress!, batch: 1, side: side, scratch: scratch, into: f.baseAddress! + n * F)
                 }
             }
         }

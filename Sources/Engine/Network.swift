@@ -12,7 +12,8 @@ final class Scratch: @unchecked Sendable {
     var b: [Float]
     var squeeze: [Float]
     var columns: [Float]
-    /// The network's input (2 x 3 x side x side), its features (2 x 512) and a thumbnail plane set.
+    /// The network's input (batch x 3 x side x side), the features of the thumbnails of a frame
+    /// (2 x 512) and, for a cascade only, a thumbnail plane set.
     var input: [Float] = []
     var features: [Float] = []
     var thumbnail: [Float] = []
@@ -403,9 +404,9 @@ struct Backbone {
         fires = try spec.map { try Fire(file, "features.\($0.0)", inChannels: $0.1, squeeze: $0.2, expand: $0.3) }
     }
 
-    /// Buffer sizes for a batch of `batch` thumbnails of `side` x `side`, with room for `images`
-    /// thumbnails in and their features out.
-    func scratch(batch: Int, side: Int, images: Int) -> Scratch {
+    /// Buffer sizes for a batch of `batch` thumbnails of `side` x `side`, with room for the features
+    /// of `images` thumbnails, and a thumbnail plane set when `thumbnail`.
+    func scratch(batch: Int, side: Int, images: Int, thumbnail: Bool = false) -> Scratch {
         var s = Shape(channels: 3, batch: batch, height: side, width: side)
         var activation = s.count, squeeze = 0, columns = conv.columnCount(s)
         let block = conv.pooledBlockCount(s)
@@ -431,9 +432,9 @@ struct Backbone {
         scratch.convBlock = [Float](repeating: 0, count: block)
         scratch.squeeze2 = [Float](repeating: 0, count: squeeze)
         scratch.fireBlock = [Float](repeating: 0, count: max(1, fireBlock))
-        scratch.input = [Float](repeating: 0, count: max(batch, images) * 3 * side * side)
+        scratch.input = [Float](repeating: 0, count: batch * 3 * side * side)
         scratch.features = [Float](repeating: 0, count: max(batch, images) * Self.features)
-        scratch.thumbnail = [Float](repeating: 0, count: 3 * side * side)
+        if thumbnail { scratch.thumbnail = [Float](repeating: 0, count: 3 * side * side) }
         return scratch
     }
 
