@@ -338,12 +338,12 @@ public final class MediaReader: RangeSelectable {
         while true {
             let received = avcodec_receive_frame(decoder, picture)
             if received == 0 { return draining }
-            if received == AVERROR_EOF_ { throw PipeError(shown, "no picture could be decoded") }
+            if received == AVERROR_EOF_ { throw PipeError(shown, "no picture could be decoded (a damaged file, or a size FFmpeg refuses)") }
             if received != AVERROR_EAGAIN_ { throw PipeError(shown, "cannot decode the picture: \(averrorText(received))") }
             if Interrupt.isRequested { throw PipeError(shown, "interrupted before the input could be read") }
             let read = av_read_frame(ctx, packet)
             if read < 0 {
-                if draining { throw PipeError(shown, "no picture could be decoded") }
+                if draining { throw PipeError(shown, "no picture could be decoded (a damaged file, or a size FFmpeg refuses)") }
                 avcodec_send_packet(decoder, nil)
                 draining = true
                 continue
