@@ -18,29 +18,25 @@ struct Harmonizer: Sendable {
     let strength: Float
 
     /// The part of a frame's mask the render needs: the mask's bounding box, widened to even
-    /// coordinates (whole 4:2:0 chroma blocks), and the mask values inside it. A frame waits for its
-    /// render behind the smoothing window and the next inferred frame (20-odd frames); a mask of its
-    /// full size (2 MB at 1080p) would be held all that time for a box that is often a tenth of it.
+    /// coordinates (whole 4:2:0 chroma blocks), and the mask values inside it, packed. A frame waits
+    /// for its render behind the smoothing window and the next inferred frame (20-odd frames); a mask
+    /// of its full size (2 MB at 1080p) would be held all that time for a box that is often a tenth
+    /// of it, and the box itself (430 KB for the bench's 1080p silhouette) packs into ~10 KB.
     struct MaskCrop: Sendable {
         let box: Box?               // nil: the mask is empty
-        let values: [UInt8]         // box.width x box.height
+        let values: PackedMask?     // box.width x box.height
 
         init(_ alpha: [UInt8], width: Int, height: Int) {
             let bounds = alpha.withUnsafeBufferPointer {
                 maskBounds(MaskView(width: width, height: height, rowBytes: width, data: $0.baseAddress!))
             }
-            guard let b = bounds else { box = nil; values = []; return }
+            guard let b = bounds else { box = nil; values = nil; return }
             let even = Box(x0: b.x0 & ~1, y0: b.y0 & ~1, x1: min(width, (b.x1 + 1) & ~1), y1: min(height, (b.y1 + 1) & ~1))
-            var values = [UInt8](repeating: 0, count: even.width * even.height)
-            values.withUnsafeMutableBufferPointer { dst in
-                alpha.withUnsafeBufferPointer { src in
-                    for y in 0..<even.height {
-                        (dst.baseAddress! + y * even.width).update(from: src.baseAddress! + (even.y0 + y) * width + even.x0, count: even.width)
-                    }
-                }
-            }
             box = even
-            self.values = values
+            values = alpha.withUnsafeBufferPointer {
+                PackedMask(MaskView(width: even.width, height: even.height, rowBytes: width,
+                                    data: $0.baseAddress! + even.y0 * width + even.x0))
+            }
         }
     }
 
@@ -124,12 +120,12 @@ struct Harmonizer: Sendable {
         return Prediction(mask: crop, stages: stages, curves: strength < 1 ? curves.strength(strength) : curves)
     }
 
-    /// Renders `curves` into the frame inside its mask (in the in-order stage).
-    func render(_ frame: VideoFrame, mask: MaskCrop, curves: ToneCurves) {
-        guard let b = mask.box else { return }
+    /// Renders `curves` into the frame inside its mask (in the in-order stage); `buffer` holds the
+    /// unpacked mask (one buffer for every frame).
+    func render(_ frame: VideoFrame, mask: MaskCrop, curves: ToneCurves, buffer: inout [UInt8]) {
+        guard let b = mask.box, let values = mask.values else { return }
         let renderer = CurveRenderer(curves: curves, bytesPerSample: frame.layout.bytesPerSample)
-        mask.values.withUnsafeBufferPointer { m in
-            let view = MaskView(width: b.width, height: b.height, rowBytes: b.width, data: m.baseAddress!)
+        values.withUnpacked(into: &buffer) { view in
             if let yuv = Self.yuvView(frame, box: b) {
                 renderer.render(yuv: yuv, mask: view)
             } else {

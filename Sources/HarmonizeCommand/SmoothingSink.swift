@@ -32,6 +32,8 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
     /// Frames whose curves the slope guard changed.
     private(set) var slopeLimited = 0
     private let maxSlope: Float?
+    /// The unpacked mask of the frame being rendered (`Harmonizer.render`).
+    private var maskBuffer: [UInt8] = []
     /// Seconds spent rendering curves into frames (on the writer's thread), for `--stats`.
     private(set) var renderSeconds = 0.0
 
@@ -155,7 +157,7 @@ final class SmoothingSink: FrameSink, @unchecked Sendable {
                 curves = guarded.curves
             }
             let start = DispatchTime.now().uptimeNanoseconds
-            harmonizer.render(frame, mask: p.mask, curves: curves)
+            harmonizer.render(frame, mask: p.mask, curves: curves, buffer: &maskBuffer)
             renderSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if let pair {
                 SmoothingSink.copy(frame, into: pair, at: frame.width)
