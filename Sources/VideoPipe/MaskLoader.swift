@@ -77,27 +77,28 @@ public struct StillMask: Sendable {
 /// be read fails the run at the first frame, with the same message as before.
 public final class StillMaskSource: FrameSource {
     private let base: FrameSource
-    private let loading: Prefetch<StillMask>
     private let maskPath: String
-    private let fitted = NIOLockedValueBox<Result<StillMask, Error>?>(nil)
+    /// The mask being read at its own size, until it is fitted to the input's (then let go: a mask
+    /// of another size is not kept twice).
+    private let state: NIOLockedValueBox<(loading: Prefetch<StillMask>?, fitted: Result<StillMask, Error>?)>
 
     /// - loading: the mask being read at its own size; nil starts reading it now.
     public init(base: FrameSource, maskPath: String, loading: Prefetch<StillMask>? = nil) {
         self.base = base
         self.maskPath = maskPath
-        self.loading = loading ?? StillMask.prefetch(maskPath)
+        state = NIOLockedValueBox((loading ?? StillMask.prefetch(maskPath), nil))
     }
 
     /// The mask at the input's size (waits for the loading thread the first time).
     private var mask: Result<StillMask, Error> {
-        let (width, height, loading, maskPath) = (base.info.width, base.info.height, loading, maskPath)
-        return fitted.withLockedValue { fitted in
-            if let fitted { return fitted }
-            let result = loading.result.flatMap { mask in
+        let (width, height, maskPath) = (base.info.width, base.info.height, maskPath)
+        return state.withLockedValue { state in
+            if let fitted = state.fitted { return fitted }
+            let result = state.loading!.result.flatMap { mask in
                 mask.width == width && mask.height == height ? .success(mask)
                     : Result { try StillMask(path: maskPath, width: width, height: height) }
             }
-            fitted = result
+            state = (nil, result)
             return result
         }
     }

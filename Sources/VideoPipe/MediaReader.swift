@@ -86,8 +86,10 @@ public final class MediaReader: RangeSelectable {
             throw PipeError(shown, "cannot open \(String(cString: codec.pointee.name)) decoder: \(averrorText(ret))")
         }
         // A single image, not probed (`openVideoInput`): its first picture, decoded now, says what
-        // the probe would have, and is the first frame delivered.
-        if par.pointee.width <= 0 || par.pointee.format < 0 {
+        // the probe would have, and is the first frame delivered. (Only there: a probed stream whose
+        // pixel format stayed unknown, a capture starting mid-GOP, keeps its audio packets before
+        // the first picture and its tolerance of damage.)
+        if isSingleImage(ctx, forced: inputFormat != nil) && (par.pointee.width <= 0 || par.pointee.format < 0) {
             do {
                 draining = try Self.decodeFirstPicture(ctx, decoder!, packetOwner.pointer, decodedOwner.pointer,
                                                        stream: st.pointee.index, shown: shown)
@@ -453,7 +455,7 @@ func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputF
 /// format by decoding the whole picture (190 ms of a 3840x2160 png), which the reader would then
 /// decode again. (From a pipe, the image demuxers need the parser the probe sets up: the first
 /// packet of an unprobed pipe fails.)
-private func isSingleImage(_ ctx: UnsafeMutablePointer<AVFormatContext>, forced: Bool) -> Bool {
+func isSingleImage(_ ctx: UnsafeMutablePointer<AVFormatContext>, forced: Bool) -> Bool {
     guard let format = ctx.pointee.iformat, let pb = ctx.pointee.pb, pb.pointee.seekable & AVIO_SEEKABLE_NORMAL != 0,
           ctx.pointee.nb_streams == 1, let st = ctx.pointee.streams[0],
           st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO, st.pointee.codecpar.pointee.codec_id != AV_CODEC_ID_NONE

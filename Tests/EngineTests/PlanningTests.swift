@@ -69,6 +69,19 @@ func sketch(_ px: [UInt8], _ mask: [UInt8], _ w: Int, _ h: Int) -> FrameSketch {
         #expect(abs(light - 20 / 255) < 0.002 && light > 0.04)
     }
 
+    /// A change counts for its area wherever it is: 54 sample rows on a 16:9 frame make cell rows
+    /// of 24, 24 and 6, and the thin bottom row once weighed as much as a whole one (a strip of
+    /// subtitles at the bottom triggered four times as easily as the same strip at the top).
+    @Test func aStripCountsForItsAreaAtTheTopOrTheBottom() {
+        let base = picture(w, h) { x, y, c in 60 + (x + y + 40 * c) % 90 }
+        func strip(_ rows: Range<Int>) -> Float {
+            let lit = picture(w, h) { x, y, c in 60 + (x + y + 40 * c) % 90 + (rows.contains(y) ? 60 : 0) }
+            return sketch(lit, box, w, h).change(since: sketch(base, box, w, h)).colour
+        }
+        let top = strip(0..<10), bottom = strip((h - 10)..<h)
+        #expect(top > 0 && abs(bottom - top) <= 0.05 * top, "top \(top), bottom \(bottom)")
+    }
+
     @Test func aMaskThinnerThanTheSamplesStillCounts() {
         // 96 sample columns over 1920 px: one every 20 px, at x = 10, 30, ... A 4-px line at
         // x = 12..15 falls between them, yet the mask appearing there must trigger inference.
