@@ -218,7 +218,7 @@ private final class Demuxer {
 
     init(_ path: String) throws {
         self.path = path
-        (context, video) = try openVideoInput(path, shown: path)
+        (context, video, _) = try openVideoInput(path, shown: path)
     }
 
     deinit {

@@ -63,7 +63,7 @@ public final class MediaReader: RangeSelectable {
         var options: OpaquePointer? = nil
         if inputFormat != nil, let frameRate { av_dict_set(&options, "framerate", frameRate.description, 0) }
         defer { av_dict_free(&options) }
-        let (ctx, st) = try openVideoInput(url, shown: shown, format: inputFormat, options: &options, probingImages: false)
+        let (ctx, st, probed) = try openVideoInput(url, shown: shown, format: inputFormat, options: &options, probingImages: false)
         formatContext = ctx
 
         // Step 2: its decoder.
@@ -89,7 +89,7 @@ public final class MediaReader: RangeSelectable {
         // the probe would have, and is the first frame delivered. (Only there: a probed stream whose
         // pixel format stayed unknown, a capture starting mid-GOP, keeps its audio packets before
         // the first picture and its tolerance of damage.)
-        if isSingleImage(ctx, forced: inputFormat != nil) && (par.pointee.width <= 0 || par.pointee.format < 0) {
+        if !probed {
             do {
                 draining = try Self.decodeFirstPicture(ctx, decoder!, packetOwner.pointer, decodedOwner.pointer,
                                                        stream: st.pointee.index, shown: shown)
@@ -421,11 +421,11 @@ public final class MediaReader: RangeSelectable {
 /// Opens a container (`url`: a path, `pipe:0`; `format` and `options` for image sequences) and
 /// finds its video stream, or throws a one-line error naming `shown`. Ctrl-C interrupts the
 /// reading (`Interrupt`). The caller closes the context (`avformat_close_input`).
-/// With `probingImages` false, a single image (`isSingleImage`) is not probed: its stream then
-/// has no size or pixel format until the caller decodes its first picture (`MediaReader`).
+/// With `probingImages` false, a single image (`isSingleImage`) is not probed (`probed` false): its
+/// stream then has no size or pixel format until the caller decodes its first picture (`MediaReader`).
 func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputFormat>? = nil,
                     options: UnsafeMutablePointer<OpaquePointer?>? = nil, probingImages: Bool = true)
-    throws -> (UnsafeMutablePointer<AVFormatContext>, UnsafeMutablePointer<AVStream>) {
+    throws -> (UnsafeMutablePointer<AVFormatContext>, UnsafeMutablePointer<AVStream>, probed: Bool) {
     var ctx = avformat_alloc_context()
     ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: Interrupt.avioCallback, opaque: nil)
     var ret = avformat_open_input(&ctx, url, format, options)
@@ -434,7 +434,7 @@ func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputF
         throw PipeError(shown, ret == cff_averror(ENOENT) ? "no such file" : "cannot open: \(averrorText(ret))")
     }
     if !probingImages && isSingleImage(ctx!, forced: format != nil) {
-        return (ctx!, ctx!.pointee.streams[0]!)
+        return (ctx!, ctx!.pointee.streams[0]!, false)
     }
     ret = avformat_find_stream_info(ctx, nil)
     if ret < 0 {
@@ -446,7 +446,7 @@ func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputF
         avformat_close_input(&ctx)
         throw PipeError(shown, "no video stream")
     }
-    return (ctx!, stream)
+    return (ctx!, stream, true)
 }
 
 /// Whether the container is one image file: an image demuxer (`png_pipe`, `jpeg_pipe`, ..., or
@@ -455,7 +455,7 @@ func openVideoInput(_ url: String, shown: String, format: UnsafePointer<AVInputF
 /// format by decoding the whole picture (190 ms of a 3840x2160 png), which the reader would then
 /// decode again. (From a pipe, the image demuxers need the parser the probe sets up: the first
 /// packet of an unprobed pipe fails.)
-func isSingleImage(_ ctx: UnsafeMutablePointer<AVFormatContext>, forced: Bool) -> Bool {
+private func isSingleImage(_ ctx: UnsafeMutablePointer<AVFormatContext>, forced: Bool) -> Bool {
     guard let format = ctx.pointee.iformat, let pb = ctx.pointee.pb, pb.pointee.seekable & AVIO_SEEKABLE_NORMAL != 0,
           ctx.pointee.nb_streams == 1, let st = ctx.pointee.streams[0],
           st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO, st.pointee.codecpar.pointee.codec_id != AV_CODEC_ID_NONE
