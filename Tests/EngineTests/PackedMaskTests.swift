@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func unpacksToWhatItPacked() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(seed: 1000)
         // Runs at the boundaries: shorter than a run token, exactly 4, 127-129 (literal and varint
         // limits), 16384 (a 3-byte varint), runs across rows, soft values between them.
         var cases: [([UInt8], Int)] = [
@@ -50,7 +50,7 @@ import Testing
         }
         let (same, packed) = roundTrip(disc, width: w)
         #expect(same && packed < w * h / 20, "\(packed) bytes for \(w * h)")
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(seed: 600)
         let noise = (0..<(w * h)).map { _ in UInt8.random(in: 1...254, using: &rng) }
         let (sameNoise, packedNoise) = roundTrip(noise, width: w)
         #expect(sameNoise && packedNoise <= w * h + w * h / 128 + 1, "\(packedNoise) bytes for \(w * h)")
