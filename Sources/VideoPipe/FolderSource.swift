@@ -6,7 +6,14 @@ public final class FolderSource: FrameSource {
     public let folder: String
     public private(set) var info: StreamInfo
     public let passthrough: [PassthroughStream] = []
-    public private(set) var warnings: [String] = []
+    public var warnings: [String] {
+        guard let firstScaled else { return notes }
+        return notes + [firstScaled + (scaled > 1 ? " (and \(scaled - 1) more image(s) of another size)" : "")]
+    }
+    private var notes: [String] = []
+    /// Images of another size than the first, scaled to it: the first one named, the rest counted.
+    private var firstScaled: String?
+    private var scaled = 0
     /// The image files that will be read, in order.
     public let files: [String]
     private var position = 0
@@ -31,7 +38,7 @@ public final class FolderSource: FrameSource {
         let others = visible.filter { !images.contains($0) }
         if !others.isEmpty {
             let shown = others.sorted(by: naturalLess).prefix(3).joined(separator: ", ")
-            warnings.append("\(folder): ignoring \(others.count) file(s) that are not images (\(shown)\(others.count > 3 ? ", ..." : ""))")
+            notes.append("\(folder): ignoring \(others.count) file(s) that are not images (\(shown)\(others.count > 3 ? ", ..." : ""))")
         }
         guard !images.isEmpty else { throw PipeError(folder, "folder holds no images") }
         files = images.sorted(by: naturalLess)
@@ -55,8 +62,10 @@ public final class FolderSource: FrameSource {
         } catch where Interrupt.isRequested {
             return nil    // Ctrl-C while opening an image ends the clip; it is not an error
         }
-        if reader.info.width != info.width || reader.info.height != info.height {
-            warnings.append("\(path): \(reader.info.width)x\(reader.info.height) scaled to \(info.width)x\(info.height)")
+        let size = reader.sourceSize
+        if size.width != info.width || size.height != info.height {
+            if firstScaled == nil { firstScaled = "\(path): \(size.width)x\(size.height), scaled to \(info.width)x\(info.height) (the first image's size)" }
+            scaled += 1
         }
         guard let frame = try reader.nextFrame() else {
             if Interrupt.isRequested { return nil }

@@ -35,6 +35,8 @@ public final class MediaReader: RangeSelectable {
     private var warnedResize = false
     /// The size the stream declares (frames are scaled to `info`'s size when fitted).
     private var streamSize = (0, 0)
+    /// The picture size of the file itself (`info` has the size frames are delivered at: `fit`'s).
+    public var sourceSize: (width: Int, height: Int) { streamSize }
     private let defaultDuration: Int64
     /// Mask clips: each frame's matte is its luma plane, read straight from the decoded picture.
     private let matteOnly: Bool

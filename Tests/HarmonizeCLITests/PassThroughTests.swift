@@ -102,6 +102,25 @@ import Testing
         }
     }
 
+    @Test func aFolderOfMixedSizesIsFittedToTheFirstImageAndSaysSo() throws {
+        let ws = try Workspace()
+        let src = ws.path("frames")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=128x96:rate=10", "-frames:v", "2", "\(src)/a%d.png"])
+        try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "3", "\(src)/b%d.png"])
+        let r = try ws.harmonize([src, "-o", ws.path("out") + "/", "--passthrough"])
+        #expect(r.status == 0, "\(r.stderrText)")
+        // One note for the lot: the first image of another size named, the others counted.
+        #expect(r.stderrText.contains("\(src)/b1.png: 64x48, scaled to 128x96 (the first image's size) (and 2 more image(s) of another size)"),
+                "\(r.stderrText)")
+        for name in ["a1", "a2", "b1", "b2", "b3"] {
+            #expect(try ws.probe(ws.path("out/\(name).png"), ["-show_entries", "stream=width,height"]) == "128,96", "\(name).png")
+        }
+        // The scaled one is the input scaled, not a blank frame.
+        try ws.ffmpeg(["-i", "\(src)/b1.png", "-vf", "scale=128:96", ws.path("b1-scaled.png")])
+        try expectSameFrames(ws, ws.path("b1-scaled.png"), ws.path("out/b1.png"), pixFmt: "rgb24", minPSNR: 20)
+    }
+
     @Test func folderInFolderOutKeepsNamesInNaturalOrder() throws {
         let ws = try Workspace()
         let src = ws.path("frames")
