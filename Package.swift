@@ -40,9 +40,7 @@ let package = Package(
                 "VideoPipe", "Engine", locks,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // glibc malloc settings for a long run (a process-wide choice, so the tool's own).
-        .target(name: "CAllocator", path: "Sources/CAllocator"),
-        .executableTarget(name: "harmonize", dependencies: ["HarmonizeCommand", "CAllocator"]),
+        .executableTarget(name: "harmonize", dependencies: ["HarmonizeCommand"]),
 
         // Engine timings for `make bench`.
         .executableTarget(name: "engine-bench", dependencies: ["Engine"]),

@@ -1,9 +1,6 @@
 // The harmonize command-line tool. The command itself (options, their checks, the wiring of sources,
 // harmonizer and sinks) is the HarmonizeCommand library, which the option fuzz target links too.
-import CAllocator
 import HarmonizeCommand
-
-harmonize_tune_allocator()
 
 // `harmonize batch|plan|join ...` are the scale-out commands; anything else is one job (a file named
 // like one of them: ./batch).
