@@ -213,7 +213,9 @@ final class RecordingSink: FrameSink {
         usleep(50_000)
         #expect(pushed.load(ordering: .relaxed) == false)
         #expect(q.pop() == 1)
-        usleep(50_000)
+        // The blocked push goes through once there is room (waited for: a loaded machine, the
+        // sanitizer suites in parallel, can leave the thread unscheduled for a while).
+        for _ in 0..<1000 where !pushed.load(ordering: .relaxed) { usleep(10_000) }
         #expect(pushed.load(ordering: .relaxed) == true)
         q.close()
         #expect(q.pop() == 2 && q.pop() == 3 && q.pop() == nil)
