@@ -29,8 +29,10 @@ let package = Package(
         // Inner loops Swift does not vectorise (float -> int conversions, clamps), in plain C.
         .target(name: "CKernels", path: "Sources/CKernels"),
 
+        // FFmpeg's log callback, which takes a va_list: decoders' errors counted (VideoPipe's DecoderErrors).
+        .target(name: "CDecoderLog", dependencies: ["CFFmpeg"], path: "Sources/CDecoderLog"),
         // Frames in and out: demux/decode, encode/mux, sources, sinks, the streaming pipeline.
-        .target(name: "VideoPipe", dependencies: ["CFFmpeg", locks]),
+        .target(name: "VideoPipe", dependencies: ["CFFmpeg", "CDecoderLog", locks]),
         // The model and the curves; no FFmpeg in here.
         .target(name: "Engine", dependencies: ["COpenBLAS", "CKernels", locks]),
         // The command: argument parsing and wiring, nothing else; the tool is its main.

@@ -12,9 +12,11 @@ public final class MediaReader: RangeSelectable {
     public private(set) var info: StreamInfo
     public private(set) var passthrough: [PassthroughStream] = []
     /// Warnings while reading, with one line counting the damage decoded around (if any).
-    public var warnings: [String] { notes + (damage.line(shownPath).map { [$0] } ?? []) }
+    public var warnings: [String] { notes + (damage.line(shownPath, decoderErrors: decoderErrors.total).map { [$0] } ?? []) }
     private var notes: [String] = []
     private var damage = DecodeDamage()
+    /// What the decoder logs as errors (`DecoderErrors`); outlives the decoder (freed in `deinit`).
+    private let decoderErrors = DecoderErrors()
 
     private var formatContext: UnsafeMutablePointer<AVFormatContext>?
     private var decoder: UnsafeMutablePointer<AVCodecContext>?
@@ -81,6 +83,7 @@ public final class MediaReader: RangeSelectable {
         // A mask clip decodes on one thread: its pictures are flat and cheap to decode, and frame
         // threads would each hold decoded pictures of their own (tens of MB at 1080p).
         decoder!.pointee.thread_count = matteOnly ? 1 : 0
+        decoderErrors.watch(decoder!)
         let ret = avcodec_open2(decoder, codec, nil)
         if ret < 0 {
             avcodec_free_context(&decoder)
@@ -292,7 +295,10 @@ public final class MediaReader: RangeSelectable {
                 }
             }
             if received == AVERROR_EOF_ {
-                guard framesOut == 0, lastBefore.pointer.pointee.buf.0 != nil else { return nil }
+                guard framesOut == 0, lastBefore.pointer.pointee.buf.0 != nil else {
+                    noteIfCutShort()
+                    return nil
+                }
                 av_frame_move_ref(decoded, lastBefore.pointer)
                 let frame = try takeFrame()
                 frame.warmUp = true
@@ -302,7 +308,10 @@ public final class MediaReader: RangeSelectable {
                 try damage.lost(seconds: nil, path: shownPath, after: framesOut, reason: averrorText(received))
                 continue
             }
-            if draining { return nil }
+            if draining {
+                noteIfCutShort()
+                return nil
+            }
 
             // The decoder wants input: read the next packet, or start draining at the end.
             if Interrupt.isRequested {
@@ -324,6 +333,7 @@ public final class MediaReader: RangeSelectable {
                 if sent < 0 && sent != AVERROR_EAGAIN_ {
                     try damage.lost(seconds: seconds(pts), path: shownPath, after: framesOut, reason: averrorText(sent))
                 }
+                try damage.logged(decoderErrors.total, seconds: seconds(pts), path: shownPath, after: framesOut)
                 continue
             }
             if passthrough.contains(where: { $0.inputIndex == packet.pointee.stream_index }) {
@@ -362,6 +372,30 @@ public final class MediaReader: RangeSelectable {
         }
     }
 
+    /// At the end of a whole file: where its video stopped well short of the duration the file
+    /// declares (a copy or download cut off; the demuxer meets a plain end of file), says so.
+    /// Only the video stream's own duration counts, or the file's where video is all it holds (a
+    /// file's audio may outlast its video).
+    private func noteIfCutShort() {
+        guard !checkedEnd else { return }
+        checkedEnd = true
+        guard ticks == nil, path != "-", framesOut > 0 else { return }
+        let tb = stream.pointee.time_base
+        let start = Double(info.startPts ?? 0) * av_q2d(tb)
+        var declared: Double?
+        if stream.pointee.duration > 0 {
+            declared = Double(stream.pointee.duration) * av_q2d(tb)
+        } else if let ctx = formatContext, ctx.pointee.nb_streams == 1, ctx.pointee.duration > 0 {
+            declared = Double(ctx.pointee.duration) / Double(AV_TIME_BASE)
+        }
+        guard let declared else { return }
+        let delivered = Double(nextPts) * av_q2d(tb) - start
+        guard declared - delivered > max(1, 0.1 * declared) else { return }
+        notes.append(String(format: "%@: input ends at %.2f s of the %.2f s it declares (cut off?); keeping what was decoded",
+                            shownPath, delivered, declared))
+    }
+    private var checkedEnd = false
+
     private func startDraining() {
         avcodec_send_packet(decoder, nil)
         draining = true
@@ -380,6 +414,7 @@ public final class MediaReader: RangeSelectable {
         if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
             try damage.concealed(seconds: seconds(decoded.pointee.best_effort_timestamp), path: shownPath, frame: framesOut)
         }
+        try damage.logged(decoderErrors.total, seconds: seconds(decoded.pointee.best_effort_timestamp), path: shownPath, after: framesOut)
         if !warnedResize && (Int(decoded.pointee.width) != streamSize.0 || Int(decoded.pointee.height) != streamSize.1) {
             notes.append("\(shownPath): frame size changes to \(decoded.pointee.width)x\(decoded.pointee.height) at frame \(framesOut); scaled to \(info.width)x\(info.height)")
             warnedResize = true
@@ -494,42 +529,65 @@ func isPrintfPattern(_ path: String) -> Bool {
     return name.contains(regex)
 }
 
-/// Damage the decoder met: frames it output with errors concealed, and packets or frames it could
-/// not decode at all. FFmpeg conceals and goes on, and so does harmonize, with one warning at the
-/// end that counts them; with `strict` (FFmpeg's -xerror) the first one stops the run.
+/// Damage the decoder met: the errors it logged (`DecoderErrors`), frames it output with errors
+/// concealed, and packets or frames it could not decode at all. FFmpeg conceals and goes on, and so
+/// does harmonize, with one warning at the end that counts them; with `strict` (FFmpeg's -xerror)
+/// the first one stops the run.
 struct DecodeDamage {
     /// Stop at the first damage instead of counting it (harmonize --strict).
     static let strict = Atomic<Bool>(false)
 
     private(set) var concealedFrames = 0
     private(set) var lostPackets = 0
+    /// Where the first damaged frame or lost packet was, and, less exactly, where the decoder was
+    /// when it first logged an error (the place the warning gives when nothing was flagged).
     private var first: String?
+    private var firstLogged: String?
+    /// The decoder's logged errors at the last look.
+    private var errorsSeen = 0
+
+    /// A look at the decoder's logged errors (`total` so far) as it decodes around `seconds`. With
+    /// frame threads it reports an error a few frames after the packet that had it, so the place is
+    /// approximate ("near").
+    mutating func logged(_ total: Int, seconds: Double?, path: String, after frame: Int) throws {
+        guard total > errorsSeen else { return }
+        errorsSeen = total
+        let near = seconds.map { String(format: "near %.3f s", $0) } ?? "after frame \(frame)"
+        try record(path: path, strictMessage: "the decoder reported an error \(near)")
+        if firstLogged == nil { firstLogged = near }
+    }
 
     mutating func concealed(seconds: Double?, path: String, frame: Int) throws {
         let at = seconds.map { String(format: "%.3f s", $0) } ?? "frame \(frame)"
-        try record(at, path: path, strictMessage: "frame \(frame) (\(at)) decoded with errors")
+        try record(path: path, strictMessage: "frame \(frame) (\(at)) decoded with errors")
+        if first == nil { first = "at " + at }
         concealedFrames += 1
     }
 
     mutating func lost(seconds: Double?, path: String, after frame: Int, reason: String) throws {
         let at = seconds.map { String(format: "%.3f s", $0) } ?? "after frame \(frame)"
-        try record(at, path: path, strictMessage: "could not decode at \(at): \(reason)")
+        try record(path: path, strictMessage: "could not decode at \(at): \(reason)")
+        if first == nil { first = "at " + at }
         lostPackets += 1
     }
 
-    /// Stops here under --strict; otherwise remembers where the first damage was.
-    private mutating func record(_ at: String, path: String, strictMessage: String) throws {
+    /// Stops here under --strict.
+    private func record(path: String, strictMessage: String) throws {
         if Self.strict.load(ordering: .relaxed) { throw PipeError(path, "damaged input: \(strictMessage) (--strict)") }
-        if first == nil { first = at }
     }
 
-    /// The one-line summary, nil when nothing was damaged.
-    func line(_ path: String) -> String? {
-        guard let first else { return nil }
+    /// The one-line summary with the decoder's logged errors (`decoderErrors` in all), nil when
+    /// nothing was damaged. The logged errors are counted rather than the frames flagged, which vary.
+    func line(_ path: String, decoderErrors: Int) -> String? {
+        guard let first = first ?? firstLogged ?? (decoderErrors > 0 ? "at the end" : nil) else { return nil }
         var parts: [String] = []
-        if concealedFrames > 0 { parts.append("\(concealedFrames) frame\(concealedFrames == 1 ? "" : "s") decoded with errors (concealed)") }
+        if decoderErrors > 0 {
+            parts.append("\(decoderErrors) decoding error\(decoderErrors == 1 ? "" : "s") (concealed)")
+        } else if concealedFrames > 0 {
+            parts.append("\(concealedFrames) frame\(concealedFrames == 1 ? "" : "s") decoded with errors (concealed)")
+        }
         if lostPackets > 0 { parts.append("\(lostPackets) packet\(lostPackets == 1 ? "" : "s") could not be decoded") }
-        return "\(path): damaged input: \(parts.joined(separator: " and ")), the first at \(first) (--strict stops at the first)"
+        return "\(path): damaged input: \(parts.joined(separator: " and ")), the first \(first) (--strict stops at the first)"
     }
 }
 
