@@ -54,7 +54,7 @@ public struct Harmonize: ParsableCommand {
     @Option(name: .shortAndLong, help: "Mask: an image, clip, folder or pattern (frame by frame); grey = soft alpha, RGB uses luma. Default: the input's alpha channel.")
     var mask: String?
 
-    @Option(help: "Model weights (default: the shipped model, or $HARMONIZE_MODEL).")
+    @Option(help: "Model weights (default: $HARMONIZE_MODEL, else the shipped model).")
     var model: String?
 
     @Option(help: "Foreground class for semantic models: person, animal, food, other.")
@@ -93,7 +93,7 @@ public struct Harmonize: ParsableCommand {
     @Flag(help: "Copy frames unchanged (checks the decode/encode path).")
     var passthrough = false
 
-    @Option(help: "Video encoder (default: libx264 for files, rawvideo on stdout).")
+    @Option(help: "Video encoder (default: libx264 where the container takes h264, else the container's own; on stdout rawvideo, or ffv1 in matroska; wrapped_avframe for y4m).")
     var codec: String?
 
     @Option(help: "Constant rate factor for x264/x265/vpx (default 18).")
