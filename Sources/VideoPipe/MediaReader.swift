@@ -379,13 +379,15 @@ public final class MediaReader: RangeSelectable {
     private func noteIfCutShort() {
         guard !checkedEnd else { return }
         checkedEnd = true
-        guard ticks == nil, path != "-", framesOut > 0 else { return }
+        // A duration FFmpeg guessed from the bitrate (no timestamps to go by) is no promise.
+        guard ticks == nil, path != "-", framesOut > 0, let ctx = formatContext,
+              ctx.pointee.duration_estimation_method != AVFMT_DURATION_FROM_BITRATE else { return }
         let tb = stream.pointee.time_base
         let start = Double(info.startPts ?? 0) * av_q2d(tb)
         var declared: Double?
         if stream.pointee.duration > 0 {
             declared = Double(stream.pointee.duration) * av_q2d(tb)
-        } else if let ctx = formatContext, ctx.pointee.nb_streams == 1, ctx.pointee.duration > 0 {
+        } else if ctx.pointee.nb_streams == 1, ctx.pointee.duration > 0 {
             declared = Double(ctx.pointee.duration) / Double(AV_TIME_BASE)
         }
         guard let declared else { return }
