@@ -52,23 +52,26 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// A 4 s x264 clip in.mkv, and bad.mkv: the same with `flips` bytes inverted at fixed scattered
+    /// places from 40 % of the file over `overPercent` % of it (inside the mkv's clusters).
+    func damagedClip(_ ws: Workspace, flips: Int, overPercent: Int) throws -> String {
+        let clip = try ws.makeClip("in.mkv", seconds: 4, codec: ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25"])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
+        var state: UInt64 = 1
+        for _ in 0..<flips {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            bytes[bytes.count * 40 / 100 + Int(state >> 33) % (bytes.count * overPercent / 100)] ^= 0xff
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: ws.path("bad.mkv")))
+        return clip
+    }
+
     /// A clip damaged in the middle (bytes flipped inside the mkv's clusters): FFmpeg conceals the damage
     /// and so do we, but now with one warning that counts it (it went by without a word), and --strict
     /// stops at the first damaged frame with a one-line error.
     @Test func damagedClipIsCountedAndStrictStops() throws {
         let ws = try Workspace()
-        let clip = try ws.makeClip("in.mkv", seconds: 4, codec: ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25"])
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
-        var state: UInt64 = 1
-        // A fixed scatter over 40-70 % of the file. Heavy on purpose: with frame threads, which of the
-        // damaged frames FFmpeg's h264 decoder flags as concealed varies from run to run (2 to 5 of
-        // the same 5 under load, and once none, with 40 flips over 10 %), so a light damage could
-        // go uncounted (RELIABILITY.md).
-        for _ in 0..<200 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            bytes[bytes.count * 40 / 100 + Int(state >> 33) % (bytes.count * 3 / 10)] ^= 0xff
-        }
-        try Data(bytes).write(to: URL(fileURLWithPath: ws.path("bad.mkv")))
+        let clip = try damagedClip(ws, flips: 200, overPercent: 30)
         let clean = try ws.harmonize([clip, "-o", ws.path("clean.mp4"), "--passthrough"])
         #expect(clean.status == 0 && !clean.stderrText.contains("damaged"), "\(clean.stderrText)")
         let r = try ws.harmonize([ws.path("bad.mkv"), "-o", ws.path("out.mp4"), "--passthrough"])
@@ -92,14 +95,7 @@ import Testing
     /// 10 of them from run to run on this file, and on a lighter damage sometimes none.
     @Test func lightDamageIsCountedTheSameOnEveryRun() throws {
         let ws = try Workspace()
-        let clip = try ws.makeClip("in.mkv", seconds: 4, codec: ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25"])
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
-        var state: UInt64 = 1
-        for _ in 0..<40 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            bytes[bytes.count * 40 / 100 + Int(state >> 33) % (bytes.count / 10)] ^= 0xff
-        }
-        try Data(bytes).write(to: URL(fileURLWithPath: ws.path("bad.mkv")))
+        _ = try damagedClip(ws, flips: 40, overPercent: 10)
         // FFmpeg's own decode of it, every message shown ("repeat": no "Last message repeated").
         let reference = try ws.run("/usr/bin/env", ["ffmpeg", "-nostdin", "-loglevel", "repeat+error", "-i", ws.path("bad.mkv"), "-f", "null", "-"])
         let errors = reference.stderrText.split(separator: "\n").filter { $0.hasPrefix("[h264 @") }.count
