@@ -11,9 +11,11 @@ public final class FolderSource: FrameSource {
         return notes + [firstScaled + (scaled > 1 ? " (and \(scaled - 1) more image(s) of another size)" : "")]
     }
     private var notes: [String] = []
-    /// Images of another size than the first, scaled to it: the first one named, the rest counted.
+    /// Images of another size than the first, scaled: the first one named, the rest counted.
     private var firstScaled: String?
     private var scaled = 0
+    /// The first image's own size (`info` has the size frames are delivered at: `fit`'s, if given).
+    private let firstSize: (width: Int, height: Int)
     /// The image files that will be read, in order.
     public let files: [String]
     private var position = 0
@@ -45,6 +47,7 @@ public final class FolderSource: FrameSource {
 
         // The first image sets the clip's size and pixel layout.
         let first = try MediaReader(path: (folder as NSString).appendingPathComponent(files[0]), copyStreams: false, fit: fit)
+        firstSize = first.sourceSize
         var info = first.info
         info.timeBase = Rational(frameRate.den, frameRate.num)
         info.frameRate = frameRate
@@ -62,9 +65,13 @@ public final class FolderSource: FrameSource {
         } catch where Interrupt.isRequested {
             return nil    // Ctrl-C while opening an image ends the clip; it is not an error
         }
+        // (Scaling every image to a size asked for, `fit`, is its caller's to say.)
         let size = reader.sourceSize
-        if size.width != info.width || size.height != info.height {
-            if firstScaled == nil { firstScaled = "\(path): \(size.width)x\(size.height), scaled to \(info.width)x\(info.height) (the first image's size)" }
+        if size.width != firstSize.width || size.height != firstSize.height {
+            if firstScaled == nil {
+                firstScaled = "\(path): \(size.width)x\(size.height), scaled to \(info.width)x\(info.height)"
+                    + (fit == nil ? " (the first image's size)" : " (the first image is \(firstSize.width)x\(firstSize.height))")
+            }
             scaled += 1
         }
         guard let frame = try reader.nextFrame() else {

@@ -12,7 +12,7 @@ public final class MediaReader: RangeSelectable {
     public private(set) var info: StreamInfo
     public private(set) var passthrough: [PassthroughStream] = []
     /// Warnings while reading, with one line counting the damage decoded around (if any).
-    public var warnings: [String] { notes + (damage.line(shownPath, decoderErrors: decoderErrors.total).map { [$0] } ?? []) }
+    public var warnings: [String] { notes + (damage.line(shownPath).map { [$0] } ?? []) }
     private var notes: [String] = []
     private var damage = DecodeDamage()
     /// What the decoder logs as errors (`DecoderErrors`); outlives the decoder (freed in `deinit`).
@@ -296,7 +296,7 @@ public final class MediaReader: RangeSelectable {
             }
             if received == AVERROR_EOF_ {
                 guard framesOut == 0, lastBefore.pointer.pointee.buf.0 != nil else {
-                    noteIfCutShort()
+                    try atTheEnd()
                     return nil
                 }
                 av_frame_move_ref(decoded, lastBefore.pointer)
@@ -309,7 +309,7 @@ public final class MediaReader: RangeSelectable {
                 continue
             }
             if draining {
-                noteIfCutShort()
+                try atTheEnd()
                 return nil
             }
 
@@ -323,6 +323,7 @@ public final class MediaReader: RangeSelectable {
                 if read != AVERROR_EOF_ && !Interrupt.isRequested {
                     notes.append("\(shownPath): input ends early after frame \(framesOut) (\(averrorText(read))); keeping what was decoded")
                 }
+                endOfFile = read == AVERROR_EOF_ && !Interrupt.isRequested
                 startDraining()
                 continue
             }
@@ -372,18 +373,28 @@ public final class MediaReader: RangeSelectable {
         }
     }
 
+    /// The decoder is drained: a last look at its logged errors (those of the last frames, or of a
+    /// flush), then whether the file was cut short.
+    private func atTheEnd() throws {
+        guard !checkedEnd else { return }
+        checkedEnd = true
+        try damage.logged(decoderErrors.total, seconds: seconds(nextPts), path: shownPath, after: framesOut)
+        noteIfCutShort()
+    }
+    private var checkedEnd = false
+    /// The demuxer met a plain end of file (not a read error, not Ctrl-C).
+    private var endOfFile = false
+
     /// At the end of a whole file: where its video stopped well short of the duration the file
     /// declares (a copy or download cut off; the demuxer meets a plain end of file), says so.
     /// Only the video stream's own duration counts, or the file's where video is all it holds (a
-    /// file's audio may outlast its video).
+    /// file's audio may outlast its video). Its end is taken from 0, not from the stream's start
+    /// (a file's duration may count from either): at worst a cut is missed by that much.
     private func noteIfCutShort() {
-        guard !checkedEnd else { return }
-        checkedEnd = true
         // A duration FFmpeg guessed from the bitrate (no timestamps to go by) is no promise.
-        guard ticks == nil, path != "-", framesOut > 0, let ctx = formatContext,
+        guard endOfFile, ticks == nil, path != "-", framesOut > 0, let ctx = formatContext,
               ctx.pointee.duration_estimation_method != AVFMT_DURATION_FROM_BITRATE else { return }
         let tb = stream.pointee.time_base
-        let start = Double(info.startPts ?? 0) * av_q2d(tb)
         var declared: Double?
         if stream.pointee.duration > 0 {
             declared = Double(stream.pointee.duration) * av_q2d(tb)
@@ -391,12 +402,11 @@ public final class MediaReader: RangeSelectable {
             declared = Double(ctx.pointee.duration) / Double(AV_TIME_BASE)
         }
         guard let declared else { return }
-        let delivered = Double(nextPts) * av_q2d(tb) - start
+        let delivered = Double(nextPts) * av_q2d(tb)
         guard declared - delivered > max(1, 0.1 * declared) else { return }
         notes.append(String(format: "%@: input ends at %.2f s of the %.2f s it declares (cut off?); keeping what was decoded",
                             shownPath, delivered, declared))
     }
-    private var checkedEnd = false
 
     private func startDraining() {
         avcodec_send_packet(decoder, nil)
@@ -578,13 +588,15 @@ struct DecodeDamage {
         if Self.strict.load(ordering: .relaxed) { throw PipeError(path, "damaged input: \(strictMessage) (--strict)") }
     }
 
-    /// The one-line summary with the decoder's logged errors (`decoderErrors` in all), nil when
-    /// nothing was damaged. The logged errors are counted rather than the frames flagged, which vary.
-    func line(_ path: String, decoderErrors: Int) -> String? {
-        guard let first = first ?? firstLogged ?? (decoderErrors > 0 ? "at the end" : nil) else { return nil }
+    /// The one-line summary, nil when nothing was damaged. The decoder's logged errors are counted
+    /// rather than the frames it flagged, which vary; all of them where the file was read to its
+    /// end, else those logged by the last look (with frame threads, a few frames' worth past the
+    /// last frame delivered).
+    func line(_ path: String) -> String? {
+        guard let first = first ?? firstLogged else { return nil }
         var parts: [String] = []
-        if decoderErrors > 0 {
-            parts.append("\(decoderErrors) decoding error\(decoderErrors == 1 ? "" : "s") (concealed)")
+        if errorsSeen > 0 {
+            parts.append("\(errorsSeen) decoding error\(errorsSeen == 1 ? "" : "s") (concealed)")
         } else if concealedFrames > 0 {
             parts.append("\(concealedFrames) frame\(concealedFrames == 1 ? "" : "s") decoded with errors (concealed)")
         }

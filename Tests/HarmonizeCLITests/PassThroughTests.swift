@@ -121,6 +121,20 @@ import Testing
         try expectSameFrames(ws, ws.path("b1-scaled.png"), ws.path("out/b1.png"), pixFmt: "rgb24", minPSNR: 20)
     }
 
+    /// A folder of masks all of one size, another than the input's: one note that the mask is
+    /// scaled, none per image (each was taken for an image of another size than the first).
+    @Test func aMaskFolderOfAnotherSizeIsOneNote() throws {
+        let ws = try Workspace()
+        for (dir, size) in [("frames", "128x96"), ("masks", "64x48")] {
+            try FileManager.default.createDirectory(atPath: ws.path(dir), withIntermediateDirectories: true)
+            try ws.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=\(size):rate=10", "-frames:v", "3", "\(ws.path(dir))/f%d.png"])
+        }
+        let r = try ws.harmonize([ws.path("frames"), "-m", ws.path("masks"), "-o", ws.path("out") + "/", "--model", HarmonizeTests.fixtureModel])
+        #expect(r.status == 0, "\(r.stderrText)")
+        #expect(r.stderrText.contains("mask is 64x48, scaled to 128x96"), "\(r.stderrText)")
+        #expect(!r.stderrText.contains("first image"), "\(r.stderrText)")
+    }
+
     @Test func folderInFolderOutKeepsNamesInNaturalOrder() throws {
         let ws = try Workspace()
         let src = ws.path("frames")
