@@ -31,12 +31,23 @@ public func alphaPlane(of frame: VideoFrame, useAlpha: Bool = false) -> [UInt8] 
 
 /// Opens a mask given as an image, clip, folder or pattern, delivering frames of `width` x `height`
 /// (scaled with a note when its size differs; its own size when they are nil). A frame's alpha is its `matte` where the reader took
-/// it straight from the luma plane, else `alphaPlane` of its pixels.
-func openMask(_ path: String, width: Int?, height: Int?) throws -> (source: FrameSource, note: String?) {
-    let probe = try openSource(path, copyStreams: false, matteOnly: true)
-    guard let width, let height else { return (probe, nil) }
-    if probe.info.width == width && probe.info.height == height { return (probe, nil) }
-    let note = "\(path): mask is \(probe.info.width)x\(probe.info.height), scaled to \(width)x\(height)"
+/// it straight from the luma plane, else `alphaPlane` of its pixels. `ownSize`, where the caller
+/// knows it, spares opening the mask once at its own size only to learn it (an image file is
+/// decoded as it opens).
+func openMask(_ path: String, width: Int?, height: Int?, ownSize: (width: Int, height: Int)? = nil) throws -> (source: FrameSource, note: String?) {
+    let ownSizeSource = { try openSource(path, copyStreams: false, matteOnly: true) }
+    guard let width, let height else { return (try ownSizeSource(), nil) }
+    var probe: FrameSource?
+    let own: (width: Int, height: Int)
+    if let ownSize {
+        own = ownSize
+    } else {
+        let opened = try ownSizeSource()
+        probe = opened
+        own = (opened.info.width, opened.info.height)
+    }
+    if own.width == width && own.height == height { return (try probe ?? ownSizeSource(), nil) }
+    let note = "\(path): mask is \(own.width)x\(own.height), scaled to \(width)x\(height)"
     switch Endpoint(path) {
     case .folder:
         return (try FolderSource(folder: path, fit: (width, height, .rgb8)), note)
@@ -53,9 +64,9 @@ public struct StillMask: Sendable {
     public let note: String?
 
     /// The mask at `width` x `height` (scaled, with a note, when its own size differs), or at its
-    /// own size when they are nil.
-    public init(path: String, width: Int? = nil, height: Int? = nil) throws {
-        let (source, note) = try openMask(path, width: width, height: height)
+    /// own size when they are nil; `ownSize` where it is known already.
+    public init(path: String, width: Int? = nil, height: Int? = nil, ownSize: (width: Int, height: Int)? = nil) throws {
+        let (source, note) = try openMask(path, width: width, height: height, ownSize: ownSize)
         guard let frame = try source.nextFrame() else { throw PipeError(path, "no picture could be decoded from the mask") }
         try frame.complete()
         self.width = frame.width
@@ -96,7 +107,7 @@ public final class StillMaskSource: FrameSource {
             if let fitted = state.fitted { return fitted }
             let result = state.loading!.result.flatMap { mask in
                 mask.width == width && mask.height == height ? .success(mask)
-                    : Result { try StillMask(path: maskPath, width: width, height: height) }
+                    : Result { try StillMask(path: maskPath, width: width, height: height, ownSize: (mask.width, mask.height)) }
             }
             state = (nil, result)
             return result
