@@ -35,18 +35,10 @@ public func alphaPlane(of frame: VideoFrame, useAlpha: Bool = false) -> [UInt8] 
 /// knows it, spares opening the mask once at its own size only to learn it (an image file is
 /// decoded as it opens).
 func openMask(_ path: String, width: Int?, height: Int?, ownSize: (width: Int, height: Int)? = nil) throws -> (source: FrameSource, note: String?) {
-    let ownSizeSource = { try openSource(path, copyStreams: false, matteOnly: true) }
-    guard let width, let height else { return (try ownSizeSource(), nil) }
-    var probe: FrameSource?
-    let own: (width: Int, height: Int)
-    if let ownSize {
-        own = ownSize
-    } else {
-        let opened = try ownSizeSource()
-        probe = opened
-        own = (opened.info.width, opened.info.height)
-    }
-    if own.width == width && own.height == height { return (try probe ?? ownSizeSource(), nil) }
+    func atOwnSize() throws -> FrameSource { try openSource(path, copyStreams: false, matteOnly: true) }
+    let probe = ownSize == nil ? try atOwnSize() : nil
+    let own = ownSize ?? (probe!.info.width, probe!.info.height)
+    guard let width, let height, own.width != width || own.height != height else { return (try probe ?? atOwnSize(), nil) }
     let note = "\(path): mask is \(own.width)x\(own.height), scaled to \(width)x\(height)"
     switch Endpoint(path) {
     case .folder:

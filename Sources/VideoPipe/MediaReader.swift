@@ -35,10 +35,9 @@ public final class MediaReader: RangeSelectable {
     private var framesOut = 0
     private var nextPts: Int64 = 0
     private var warnedResize = false
-    /// The size the stream declares (frames are scaled to `info`'s size when fitted).
-    private var streamSize = (0, 0)
-    /// The picture size of the file itself (`info` has the size frames are delivered at: `fit`'s).
-    public var sourceSize: (width: Int, height: Int) { streamSize }
+    /// The picture size the stream declares (`info` has the size frames are delivered at: `fit`'s,
+    /// when given; frames are scaled to it).
+    public private(set) var sourceSize = (width: 0, height: 0)
     private let defaultDuration: Int64
     /// Mask clips: each frame's matte is its luma plane, read straight from the decoded picture.
     private let matteOnly: Bool
@@ -144,7 +143,7 @@ public final class MediaReader: RangeSelectable {
             sourcePixelFormat: pixFmt == AV_PIX_FMT_NONE ? nil : pixFmtName(pixFmt),
             expectedFrames: expected, bitDepth: depth(of: pixFmt))
         if st.pointee.start_time != AV_NOPTS { info.startPts = st.pointee.start_time }
-        streamSize = (info.width, info.height)
+        sourceSize = (info.width, info.height)
         if let fit {
             info.width = fit.width
             info.height = fit.height
@@ -176,7 +175,7 @@ public final class MediaReader: RangeSelectable {
     /// converting them to RGB, where the stream is limited-range yuv420p of a matrix the engine
     /// knows (most video). Call before the first `next()`; false (and no change) otherwise.
     public func keepYUV420() -> Bool {
-        guard framesOut == 0, info.layout == .rgb8, info.width == streamSize.0, info.height == streamSize.1,
+        guard framesOut == 0, info.layout == .rgb8, info.width == sourceSize.width, info.height == sourceSize.height,
               !matteOnly, info.sourcePixelFormat == "yuv420p", info.color.range != AVCOL_RANGE_JPEG,
               let weights = YUV420ToRGB.weights(info.color.matrix) else { return false }
         info.layout = .yuv420p8
@@ -427,7 +426,7 @@ public final class MediaReader: RangeSelectable {
             try damage.concealed(seconds: seconds(decoded.pointee.best_effort_timestamp), path: shownPath, frame: framesOut)
         }
         try damage.logged(decoderErrors.total, seconds: seconds(decoded.pointee.best_effort_timestamp), path: shownPath, after: framesOut)
-        if !warnedResize && (Int(decoded.pointee.width) != streamSize.0 || Int(decoded.pointee.height) != streamSize.1) {
+        if !warnedResize && (Int(decoded.pointee.width) != sourceSize.width || Int(decoded.pointee.height) != sourceSize.height) {
             notes.append("\(shownPath): frame size changes to \(decoded.pointee.width)x\(decoded.pointee.height) at frame \(framesOut); scaled to \(info.width)x\(info.height)")
             warnedResize = true
         }
@@ -565,26 +564,26 @@ struct DecodeDamage {
         guard total > errorsSeen else { return }
         errorsSeen = total
         let near = seconds.map { String(format: "near %.3f s", $0) } ?? "after frame \(frame)"
-        try record(path: path, strictMessage: "the decoder reported an error \(near)")
+        try stopIfStrict(path: path, strictMessage: "the decoder reported an error \(near)")
         if firstLogged == nil { firstLogged = near }
     }
 
     mutating func concealed(seconds: Double?, path: String, frame: Int) throws {
         let at = seconds.map { String(format: "%.3f s", $0) } ?? "frame \(frame)"
-        try record(path: path, strictMessage: "frame \(frame) (\(at)) decoded with errors")
+        try stopIfStrict(path: path, strictMessage: "frame \(frame) (\(at)) decoded with errors")
         if first == nil { first = "at " + at }
         concealedFrames += 1
     }
 
     mutating func lost(seconds: Double?, path: String, after frame: Int, reason: String) throws {
         let at = seconds.map { String(format: "%.3f s", $0) } ?? "after frame \(frame)"
-        try record(path: path, strictMessage: "could not decode at \(at): \(reason)")
+        try stopIfStrict(path: path, strictMessage: "could not decode at \(at): \(reason)")
         if first == nil { first = "at " + at }
         lostPackets += 1
     }
 
     /// Stops here under --strict.
-    private func record(path: String, strictMessage: String) throws {
+    private func stopIfStrict(path: String, strictMessage: String) throws {
         if Self.strict.load(ordering: .relaxed) { throw PipeError(path, "damaged input: \(strictMessage) (--strict)") }
     }
 
